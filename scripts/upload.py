@@ -107,14 +107,19 @@ def s3_client(connect_timeout: int = 5, max_attempts: int = 2):
         ) from None
 
 
-def _where(client) -> str:
+def endpoint_text() -> str:
     endpoint = settings()["endpoint_url"]
-    if endpoint:
-        return f"at S3_ENDPOINT_URL={endpoint}"
-    return f"in AWS region {client.meta.region_name}"
+    return f"at S3_ENDPOINT_URL={endpoint}" if endpoint else "in AWS"
 
 
-def describe_s3_error(exc: Exception, bucket: str, client=None) -> str:
+def missing_bucket_message(bucket: str) -> str:
+    return (
+        f"bucket {bucket!r} does not exist {endpoint_text()}: create it (make s3 for the "
+        "local server) or set S3_BUCKET / --dest to an existing bucket"
+    )
+
+
+def describe_s3_error(exc: Exception, bucket: str) -> str:
     """Turn a botocore/boto3 error into one line naming the setting to fix."""
     endpoint = settings()["endpoint_url"]
     if isinstance(exc, S3UploadFailedError) and exc.__context__ is not None:
@@ -148,12 +153,9 @@ def describe_s3_error(exc: Exception, bucket: str, client=None) -> str:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        where = f"at S3_ENDPOINT_URL={endpoint}" if endpoint else "in AWS"
+        where = endpoint_text()
         if code in ("NoSuchBucket", "404") or (code == "" and status == 404):
-            return (
-                f"bucket {bucket!r} does not exist {where}: create it (make s3 for the "
-                "local server) or set S3_BUCKET / --dest to an existing bucket"
-            )
+            return missing_bucket_message(bucket)
         if code in CREDENTIAL_ERRORS:
             return (
                 f"{CREDENTIAL_ERRORS[code]} {where}: set AWS_ACCESS_KEY_ID / "
@@ -284,26 +286,28 @@ class Progress:
     def __call__(self, nbytes: int) -> None:
         with self._lock:
             self.seen += nbytes
-            done = self.seen >= self.total
             if self.tty:
                 now = time.monotonic()
-                if done or now - self._last_draw > 0.2:
+                if now - self._last_draw > 0.2:
                     self._last_draw = now
                     self.stream.write("\r" + self._line())
                     self.stream.flush()
-            else:
-                quarter = 4 if done else 4 * self.seen // max(self.total, 1)
-                if quarter > self._last_quarter and (quarter > 0 or done):
+            elif self.total:
+                quarter = min(4, 4 * self.seen // self.total)
+                if quarter > max(self._last_quarter, 0):
                     self._last_quarter = quarter
                     self.stream.write(self._line() + "\n")
                     self.stream.flush()
 
     def finish(self) -> None:
-        if self.seen < self.total or (self.total == 0 and self._last_quarter < 0):
+        """Draw the final 100 % line (once), ending the in-place line on a terminal."""
+        with self._lock:
             self.seen = self.total
-            self(0)
-        if self.tty:
-            self.stream.write("\n")
+            if self.tty:
+                self.stream.write("\r" + self._line() + "\n")
+            elif self._last_quarter < 4:
+                self.stream.write(self._line() + "\n")
+            self._last_quarter = 4
             self.stream.flush()
 
 
@@ -331,12 +335,7 @@ def _plan(src: Path, tables: list[str]) -> list[dict]:
 def _upload_s3(plan, bucket, prefix, batch, transfer_config, client, stream) -> dict:
     client = client or s3_client()
     if not bucket_exists(client, bucket):
-        endpoint = settings()["endpoint_url"]
-        where = f"at S3_ENDPOINT_URL={endpoint}" if endpoint else "in AWS"
-        raise UploadError(
-            f"bucket {bucket!r} does not exist {where}: create it (make s3 for the "
-            "local server) or set S3_BUCKET / --dest to an existing bucket"
-        )
+        raise UploadError(missing_bucket_message(bucket))
     root = f"s3://{bucket}/{prefix}".rstrip("/")
 
     # 1. check every key before sending anything

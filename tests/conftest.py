@@ -1,0 +1,95 @@
+"""Shared pytest fixtures. Keep each group in its own section."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import boto3
+import pytest
+
+from scripts import s3_local
+
+# =====================================================================================
+# S3: moto servers on 127.0.0.1 (real HTTP, nothing leaves the machine)
+#
+#   moto_server      session  endpoint URL of a moto server (no auth: any keys work)
+#   moto_iam_server  session  a second moto server with IAM auth on: dict with endpoint,
+#                             bucket, access_key_id, secret_access_key of a real user
+#                             that has no permissions
+#   unused_port      function a 127.0.0.1 port nothing listens on
+#   s3_env           function env vars (S3_ENDPOINT_URL, testing keys, region) for
+#                             moto_server, isolated from ~/.aws; returns the endpoint
+#   s3_bucket        function a fresh empty bucket on moto_server, exported as S3_BUCKET
+# =====================================================================================
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("moto")
+    port = _free_port()
+    s3_local.start_server(port, state_dir, timeout=20)
+    yield s3_local.endpoint_url(port)
+    s3_local.stop_server(port, state_dir)
+
+
+@pytest.fixture(scope="session")
+def moto_iam_server(tmp_path_factory):
+    # moto checks keys only after INITIAL_NO_AUTH_ACTION_COUNT unauthenticated actions:
+    # the three below create a bucket and a user with keys; every later call is checked.
+    state_dir = tmp_path_factory.mktemp("moto-iam")
+    port = _free_port()
+    s3_local.start_server(port, state_dir, env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
+    endpoint = s3_local.endpoint_url(port)
+    admin = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    bucket = "iam-landing"
+    boto3.client("s3", **admin).create_bucket(Bucket=bucket)
+    iam = boto3.client("iam", **admin)
+    iam.create_user(UserName="uploader")
+    key = iam.create_access_key(UserName="uploader")["AccessKey"]
+    yield {
+        "endpoint": endpoint,
+        "bucket": bucket,
+        "access_key_id": key["AccessKeyId"],
+        "secret_access_key": key["SecretAccessKey"],
+    }
+    s3_local.stop_server(port, state_dir)
+
+
+@pytest.fixture
+def s3_env(moto_server, monkeypatch, tmp_path):
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "S3_BUCKET", "S3_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-creds"))
+    monkeypatch.setenv("S3_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    return moto_server
+
+
+@pytest.fixture
+def s3_bucket(s3_env, monkeypatch):
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_env, region_name="us-east-1").create_bucket(
+        Bucket=name
+    )
+    monkeypatch.setenv("S3_BUCKET", name)
+    return name
