@@ -69,8 +69,8 @@ def verify_md5(path: str | os.PathLike, expected: str) -> None:
     actual = md5_file(path)
     if actual != expected.lower():
         raise ChecksumMismatch(
-            f"{path} has MD5 {actual} but GroupLens publishes {expected}: the download "
-            "is damaged and was deleted: run again"
+            f"{path} has MD5 {actual} but GroupLens publishes {expected}: the file "
+            "is damaged"
         )
 
 
@@ -167,9 +167,9 @@ def fetch_movielens(
         download(url, zip_path, timeout, stream)
     try:
         verify_md5(zip_path, published_md5(url, timeout))
-    except ChecksumMismatch:
-        zip_path.unlink()  # damaged: the next run downloads it again
-        raise
+    except ChecksumMismatch as exc:
+        zip_path.unlink()  # the next run downloads it again
+        raise ChecksumMismatch(f"{exc}: deleted it, run again") from None
     extract(zip_path, dest)
     zip_path.unlink()
     return folder, True
