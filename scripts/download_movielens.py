@@ -1,6 +1,6 @@
 """Download MovieLens 20M from GroupLens into data/ml-20m/ (needs internet).
 
-    python -m scripts.download_movielens [--dest data] [--timeout 30]
+    python -m scripts.download_movielens [--out data] [--url URL] [--timeout 30]
 
 Skips everything when the six CSV files are already in data/ml-20m/. Otherwise it
 downloads ml-20m.zip (about 190 MB) to data/ml-20m.zip, checks its MD5 against the one
@@ -85,7 +85,7 @@ def _fetch(url: str, timeout: float) -> urllib.request.addinfourl:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(
             f"cannot download {url} ({reason}): check the internet connection / "
-            "HTTPS_PROXY, or copy ml-20m.zip into the --dest folder by hand"
+            "HTTPS_PROXY, or copy ml-20m.zip into the --out folder by hand"
         ) from None
 
 
@@ -181,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Download MovieLens 20M into <dest>/ml-20m/ (skips if it is there).",
     )
     parser.add_argument(
-        "--dest", default=str(REPO_ROOT / "data"), help="parent folder (default data)"
+        "--out",
+        "--dest",
+        dest="out",
+        default=str(REPO_ROOT / "data"),
+        help="parent folder of ml-20m/ (default data)",
     )
     parser.add_argument("--url", default=URL, help="archive URL (default GroupLens)")
     parser.add_argument(
@@ -189,14 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        folder, downloaded = fetch_movielens(args.dest, args.url, args.timeout)
+        folder, downloaded = fetch_movielens(args.out, args.url, args.timeout)
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; run again to resume", file=sys.stderr)
         return 130
-    print(f"{'downloaded' if downloaded else 'already there:'} MovieLens 20M in {folder}")
+    print(
+        f"{'downloaded' if downloaded else 'already there:'} MovieLens 20M in {folder}"
+    )
     return 0
 
 

@@ -240,16 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run moto's S3 server on 127.0.0.1 (objects live in memory only).",
     )
     parser.add_argument(
-        "command", choices=["start", "stop", "status", "ensure-bucket"], help="what to do"
+        "command",
+        choices=["start", "stop", "status", "ensure-bucket"],
+        help="what to do",
     )
-    parser.add_argument("--port", type=int, help="port (default $S3_LOCAL_PORT or 5555)")
+    parser.add_argument(
+        "--port", type=int, help="port (default $S3_LOCAL_PORT or 5555)"
+    )
     parser.add_argument(
         "--state-dir",
         default=str(DEFAULT_STATE_DIR),
         help="folder for the pid file and log (default data/s3)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=20.0, help="start: seconds to wait (default 20)"
+        "--timeout",
+        type=float,
+        default=20.0,
+        help="start: seconds to wait (default 20)",
     )
     parser.add_argument("--bucket", help="ensure-bucket: bucket (default $S3_BUCKET)")
     return parser

@@ -169,7 +169,9 @@ def describe_s3_error(exc: Exception, bucket: str) -> str:
                 "on it"
             )
         message = error.get("Message") or exc
-        return f"S3 refused the request on bucket {bucket!r} {where} ({code}: {message})"
+        return (
+            f"S3 refused the request on bucket {bucket!r} {where} ({code}: {message})"
+        )
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"S3 request on bucket {bucket!r} failed: {exc}"
     raise exc
@@ -214,7 +216,9 @@ def parse_dest(dest: str | os.PathLike | None) -> tuple[str, str, str]:
     if text.startswith("s3://"):
         bucket, _, prefix = text[len("s3://") :].partition("/")
         if not bucket:
-            raise UploadError(f"--dest {text!r} names no bucket: use s3://bucket/prefix")
+            raise UploadError(
+                f"--dest {text!r} names no bucket: use s3://bucket/prefix"
+            )
         return "s3", bucket, prefix.strip("/")
     if "://" in text:
         raise UploadError(
@@ -224,7 +228,9 @@ def parse_dest(dest: str | os.PathLike | None) -> tuple[str, str, str]:
 
 
 def _existing_batches(names: list[str]) -> list[int]:
-    found = (re.fullmatch(r"batch=(\d+)", n.strip("/").rsplit("/", 1)[-1]) for n in names)
+    found = (
+        re.fullmatch(r"batch=(\d+)", n.strip("/").rsplit("/", 1)[-1]) for n in names
+    )
     return [int(m.group(1)) for m in found if m]
 
 
@@ -259,6 +265,13 @@ def sha256_file(path: str | os.PathLike) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def human_size(nbytes: float) -> str:
+    units, step = ["B", "KiB", "MiB", "GiB"], 0
+    while nbytes >= 1024 and step < len(units) - 1:
+        nbytes, step = nbytes / 1024, step + 1
+    return f"{nbytes:.0f} B" if step == 0 else f"{nbytes:,.1f} {units[step]}"
+
+
 class Progress:
     """Bytes and percent of one file on stderr; thread-safe (boto3 calls it from threads).
 
@@ -278,10 +291,8 @@ class Progress:
 
     def _line(self) -> str:
         pct = 100 if self.total == 0 else min(100, 100 * self.seen // self.total)
-        return (
-            f"  {self.label}  {self.seen / MIB:,.1f} / {self.total / MIB:,.1f} MiB  "
-            f"({pct}%)"
-        )
+        done, total = human_size(self.seen), human_size(self.total)
+        return f"  {self.label}  {done} / {total}  ({pct}%)"
 
     def __call__(self, nbytes: int) -> None:
         with self._lock:
@@ -481,7 +492,9 @@ def upload_dir(
         raise UploadError(f"--batch {batch} is out of range: use 0 to 9999")
     unknown = sorted(set(tables or []) - set(TABLES))
     if unknown:
-        raise UploadError(f"unknown table {unknown[0]!r}: use some of {', '.join(TABLES)}")
+        raise UploadError(
+            f"unknown table {unknown[0]!r}: use some of {', '.join(TABLES)}"
+        )
     chosen = [t for t in TABLES if tables is None or t in tables]
     plan = _plan(Path(src), chosen)
     kind, where, prefix = parse_dest(dest)
@@ -513,7 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="s3://bucket/prefix or a local folder (default s3://$S3_BUCKET/$S3_PREFIX)",
     )
     parser.add_argument(
-        "--batch", type=int, default=0, help="batch number, 0 = initial load (default 0)"
+        "--batch",
+        type=int,
+        default=0,
+        help="batch number, 0 = initial load (default 0)",
     )
     parser.add_argument(
         "--tables",
@@ -554,8 +570,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("error: interrupted; rerun to finish (files already sent are skipped)",
-              file=sys.stderr)
+        print(
+            "error: interrupted; rerun to finish (files already sent are skipped)",
+            file=sys.stderr,
+        )
         return 130
     print(
         f"uploaded {len(result['uploaded'])}, skipped {len(result['skipped'])} "

@@ -16,7 +16,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import boto3
 import duckdb
 import pytest
 
@@ -46,7 +45,9 @@ def make_src(folder: Path, **overrides: str) -> Path:
     return folder
 
 
-def run_cli(module: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_cli(
+    module: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run `python -m <module>` as a user would, in the test's environment."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
@@ -54,6 +55,7 @@ def run_cli(module: str, *args: str, timeout: float = 60) -> subprocess.Complete
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
 
@@ -84,7 +86,9 @@ def test_upload_lands_every_file_at_its_exact_key(s3_bucket, tmp_path):
     client = upload.s3_client()
     expected = {f"{PREFIX}/{t}/batch=0000/{f}" for t, f in upload.TABLES.items()}
     assert set(keys_of(client, s3_bucket)) == expected
-    assert sorted(result["uploaded"]) == sorted(f"s3://{s3_bucket}/{k}" for k in expected)
+    assert sorted(result["uploaded"]) == sorted(
+        f"s3://{s3_bucket}/{k}" for k in expected
+    )
     assert result["skipped"] == []
     key = f"{PREFIX}/ratings/batch=0000/ratings.csv"
     body = client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
@@ -147,9 +151,13 @@ def test_large_file_goes_multipart_and_round_trips(s3_bucket, tmp_path):
     assert f"s3://{s3_bucket}/{key}" in result["uploaded"]
     head = client.head_object(Bucket=s3_bucket, Key=key)
     assert head["ETag"].strip('"').endswith("-2")
-    assert client.head_object(Bucket=s3_bucket, Key=key, PartNumber=1)["PartsCount"] == 2
+    assert (
+        client.head_object(Bucket=s3_bucket, Key=key, PartNumber=1)["PartsCount"] == 2
+    )
     assert client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == text.encode()
-    small = client.head_object(Bucket=s3_bucket, Key=f"{PREFIX}/movies/batch=0000/movies.csv")
+    small = client.head_object(
+        Bucket=s3_bucket, Key=f"{PREFIX}/movies/batch=0000/movies.csv"
+    )
     assert "-" not in small["ETag"]
     # the multipart ETag is not an MD5 of the file: idempotency must still hold
     again = upload.upload_dir(
@@ -221,7 +229,9 @@ def test_cli_missing_bucket(s3_env, tmp_path, monkeypatch):
     assert "make s3" in line
 
 
-def test_cli_unreachable_endpoint_fails_fast(s3_bucket, tmp_path, monkeypatch, unused_port):
+def test_cli_unreachable_endpoint_fails_fast(
+    s3_bucket, tmp_path, monkeypatch, unused_port
+):
     endpoint = f"http://127.0.0.1:{unused_port}"
     monkeypatch.setenv("S3_ENDPOINT_URL", endpoint)
     src = make_src(tmp_path / "sf")
@@ -245,7 +255,10 @@ def test_cli_malformed_endpoint(s3_bucket, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("keys", "needles"),
     [
-        ("unknown", ["InvalidAccessKeyId", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]),
+        (
+            "unknown",
+            ["InvalidAccessKeyId", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+        ),
         ("wrong-secret", ["SignatureDoesNotMatch", "AWS_SECRET_ACCESS_KEY"]),
         ("no-permission", ["access denied", "'iam-landing'", "AWS_ACCESS_KEY_ID"]),
     ],
@@ -309,7 +322,9 @@ def test_local_dest_same_layout_and_rules(tmp_path):
     assert target.read_text() == CSV_FILES["ratings.csv"]
 
     newer = upload.upload_dir(src, landing, batch=1, tables=["ratings"])
-    assert newer["uploaded"] == [str(landing / "ratings" / "batch=0001" / "ratings.csv")]
+    assert newer["uploaded"] == [
+        str(landing / "ratings" / "batch=0001" / "ratings.csv")
+    ]
 
 
 def test_local_dest_hardlink(tmp_path):
@@ -340,7 +355,9 @@ def httpfs_extension() -> Path:
     import duckdb_extension_httpfs
 
     package = Path(duckdb_extension_httpfs.__file__).parent
-    found = sorted(package.glob(f"extensions/v{duckdb.__version__}/httpfs.duckdb_extension"))
+    found = sorted(
+        package.glob(f"extensions/v{duckdb.__version__}/httpfs.duckdb_extension")
+    )
     assert found, f"no httpfs extension for duckdb {duckdb.__version__} in {package}"
     return found[0]
 
@@ -411,13 +428,17 @@ def make_movielens_zip(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture
 def file_server(tmp_path):
     """An HTTP server on 127.0.0.1 serving tmp_path/www; yields its base URL."""
     www = tmp_path / "www"
     www.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(QuietHandler, directory=str(www))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -444,7 +465,7 @@ def test_download_verifies_unzips_and_then_skips(file_server, tmp_path, capsys):
         f"MD5 (ml-20m.zip) = {hashlib.md5(data).hexdigest()}\n"
     )
     dest = tmp_path / "data"
-    args = ["--dest", str(dest), "--url", f"{base}/ml-20m.zip"]
+    args = ["--out", str(dest), "--url", f"{base}/ml-20m.zip"]
 
     assert download_movielens.main(args) == 0
 
@@ -465,7 +486,10 @@ def test_download_with_wrong_md5_is_deleted(file_server, tmp_path, capsys):
     (www / "ml-20m.zip.md5").write_text(f"MD5 (ml-20m.zip) = {'0' * 32}\n")
     dest = tmp_path / "data"
 
-    assert download_movielens.main(["--dest", str(dest), "--url", f"{base}/ml-20m.zip"]) == 1
+    assert (
+        download_movielens.main(["--dest", str(dest), "--url", f"{base}/ml-20m.zip"])
+        == 1
+    )
 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and err[-1].startswith("error:") and "MD5" in err[-1]
@@ -476,6 +500,6 @@ def test_download_with_wrong_md5_is_deleted(file_server, tmp_path, capsys):
 def test_download_unreachable_url_is_one_line(tmp_path, unused_port):
     url = f"http://127.0.0.1:{unused_port}/ml-20m.zip"
 
-    result = run_cli("scripts.download_movielens", "--dest", str(tmp_path), "--url", url)
+    result = run_cli("scripts.download_movielens", "--out", str(tmp_path), "--url", url)
 
     assert_one_line_error(result, url, "internet")

@@ -5,11 +5,18 @@ movies as (
     select * from {{ ref('stg_movielens__movies') }}
 ),
 
+genre_lists as (
+    select
+        movie_id,
+        {{ split_to_list('genres', '|') }} as genre_list
+    from movies
+),
+
 unnested as (
     select
-        movies.movie_id,
+        genre_lists.movie_id,
         cast(genre.value as {{ dbt.type_string() }}) as genre_name
-    from movies, {{ unnest_list('movies.genre_list', 'genre') }}
+    from genre_lists, {{ unnest_list('genre_lists.genre_list', 'genre') }}
 )
 
 select * from unnested

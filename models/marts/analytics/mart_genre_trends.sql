@@ -49,10 +49,10 @@ genre_users as (
 final as (
     select
         genre_totals.genre_name,
-        genre_totals.rating_year,
-        genre_totals.rating_count,
+        cast(genre_totals.rating_year as integer) as rating_year,
+        cast(genre_totals.rating_count as bigint) as rating_count,
         genre_totals.rating_sum / genre_totals.rating_count as average_rating,
-        genre_users.distinct_users
+        cast(genre_users.distinct_users as bigint) as distinct_users
     from genre_totals
     inner join genre_users
         on

@@ -38,7 +38,7 @@ final as (
         movies.movie_id,
         movies.title,
         movies.release_year,
-        coalesce(per_movie.rating_count, 0) as rating_count,
+        cast(coalesce(per_movie.rating_count, 0) as bigint) as rating_count,
         per_movie.average_rating,
         per_movie.rating_stddev,
         (

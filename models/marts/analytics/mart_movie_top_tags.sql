@@ -25,7 +25,7 @@ ranked as (
 final as (
     select
         ranked.movie_id,
-        ranked.tag_rank,
+        cast(ranked.tag_rank as integer) as tag_rank,
         ranked.genome_tag_id,
         genome_tags.genome_tag,
         ranked.relevance

@@ -1,0 +1,1292 @@
+"""Generate a deterministic data set shaped like MovieLens 20M (ml-20m).
+
+    python -m scripts.generate_movielens --scale 0.01 --seed 42 --out data/generated/sf0.01
+
+Writes the six ml-20m files with their exact names and headers (movies.csv, ratings.csv,
+tags.csv, links.csv, genome-scores.csv, genome-tags.csv). The same seed and scale always
+give byte-identical files. Each file is written to a hidden temporary file in the output
+folder; the temporary files are renamed into place only once all six are complete, so an
+interrupted run never leaves a half-written file.
+
+The data carries the quirks of the real files that the dbt models must handle: quoted
+titles with commas and doubled quotes, accents, leading articles moved to the end, a
+title shared by two movies, titles without a year, with a year range (EN DASH), with
+spaces after the year, with an alternate title; `(no genres listed)`; 7-digit imdbIds
+with leading zeros; empty tmdbIds; whole stars only before 2003-02-18; skewed
+popularity; movies without ratings; non-contiguous movieIds; free-text tags with commas,
+quotes, mixed case and surrounding spaces. See QUIRK_MOVIES and QUIRK_TAGS.
+
+Scale 1.0 gives exactly the ml-20m row counts; see sizes() for the formula below 1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import duckdb
+import numpy as np
+
+FILES = (
+    "movies.csv",
+    "ratings.csv",
+    "tags.csv",
+    "links.csv",
+    "genome-scores.csv",
+    "genome-tags.csv",
+)
+HEADERS = {
+    "movies.csv": ("movieId", "title", "genres"),
+    "ratings.csv": ("userId", "movieId", "rating", "timestamp"),
+    "tags.csv": ("userId", "movieId", "tag", "timestamp"),
+    "links.csv": ("movieId", "imdbId", "tmdbId"),
+    "genome-scores.csv": ("movieId", "tagId", "relevance"),
+    "genome-tags.csv": ("tagId", "tag"),
+}
+
+# The ml-20m genres, in the (alphabetical) order they appear within a movie's list.
+GENRES = (
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "IMAX",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+NO_GENRES = "(no genres listed)"
+# How many ml-20m movies carry each genre: the weights for synthetic genre lists.
+_GENRE_WEIGHTS = (3520, 2329, 1027, 1139, 8374, 2939, 2471, 13344, 1412, 330, 2611, 196)
+_GENRE_WEIGHTS += (1036, 1514, 4127, 1743, 4178, 1194, 676)
+
+# ml-20m sizes (README of ml-20m): the counts at scale 1.0.
+FULL_RATINGS = 20_000_263
+FULL_TAGS = 465_564
+FULL_MOVIES = 27_278
+FULL_USERS = 138_493
+FULL_TAG_USERS = 7_801
+FULL_GENOME_MOVIES = 10_381
+FULL_GENOME_TAGS = 1_128
+FULL_TAG_VOCABULARY = 38_644
+MAX_MOVIE_ID = 131_262
+
+# Timestamps, epoch seconds UTC.
+TS_MIN = 789_609_600  # 1995-01-09 00:00:00, first day of ml-20m ratings
+TS_MAX = 1_427_846_399  # 2015-03-31 23:59:59, last day of ml-20m
+HALF_STARS_FROM = 1_045_526_400  # 2003-02-18: before it MovieLens had whole stars only
+TAGS_FROM = 1_135_382_400  # 2005-12-24: MovieLens tagging starts
+
+MIN_RATINGS_PER_USER = 20  # as in ml-20m
+MAX_USER_SHARE = 0.35  # a user rates at most this share of the rated movies
+CATALOG_PER_MEAN_USER = 40  # movies >= 40 x mean ratings per user, see sizes()
+UNRATED_SHARE = 0.0196  # 534 of the 27,278 ml-20m movies have no rating
+
+
+class QuirkMovie(NamedTuple):
+    title: str
+    genres: str
+    quirks: tuple[str, ...]
+
+
+# Hand-written titles, always the first movies (the i-th gets the i-th smallest movieId).
+# Quirk labels: comma (title quoted in the CSV), quote (doubled in the CSV), accent,
+# article (leading article moved to the end: The/A/An or foreign), duplicate (same title
+# on two movieIds), no_year, year_range (EN DASH), trailing_space, alternate_title,
+# no_genres, imax, children.
+QUIRK_MOVIES = (
+    QuirkMovie(
+        "Toy Story (1995)", "Adventure|Animation|Children|Comedy|Fantasy", ("children",)
+    ),
+    QuirkMovie(
+        "American President, The (1995)", "Comedy|Drama|Romance", ("comma", "article")
+    ),
+    QuirkMovie("Misérables, Les (1995)", "Drama|War", ("comma", "accent", "article")),
+    QuirkMovie(
+        "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+        "Adventure|Drama|Fantasy|Mystery|Sci-Fi",
+        ("comma", "accent", "article", "alternate_title"),
+    ),
+    QuirkMovie("Shawshank Redemption, The (1994)", "Crime|Drama", ("comma", "article")),
+    QuirkMovie("Man for All Seasons, A (1966)", "Drama", ("comma", "article")),
+    QuirkMovie(
+        "American Werewolf in London, An (1981)",
+        "Comedy|Horror|Thriller",
+        ("comma", "article"),
+    ),
+    QuirkMovie("Dolce Vita, La (1960)", "Drama", ("comma", "article")),
+    QuirkMovie(
+        "Gattopardo, Il (Leopard, The) (1963)",
+        "Drama|War",
+        ("comma", "article", "alternate_title"),
+    ),
+    QuirkMovie(
+        "Boot, Das (Boat, The) (1981)",
+        "Action|Drama|War",
+        ("comma", "article", "alternate_title"),
+    ),
+    QuirkMovie(
+        "Shichinin no samurai (Seven Samurai) (1954)",
+        "Action|Adventure|Drama",
+        ("alternate_title",),
+    ),
+    QuirkMovie(
+        "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)",
+        "Comedy|Romance",
+        ("comma", "accent", "article", "alternate_title"),
+    ),
+    QuirkMovie('"Great Performances" Cats (1998)', "Musical", ("quote",)),
+    QuirkMovie(
+        'Twin Peaks: "Pilot", The Original (1990)', "Drama|Mystery", ("quote", "comma")
+    ),
+    QuirkMovie(
+        "War of the Worlds (2005)", "Action|Adventure|Sci-Fi|Thriller", ("duplicate",)
+    ),
+    QuirkMovie("War of the Worlds (2005)", "Action|Sci-Fi", ("duplicate",)),
+    QuirkMovie("Emma (1996)", "Comedy|Drama|Romance", ("duplicate",)),
+    QuirkMovie("Emma (1996)", "Romance", ("duplicate",)),
+    QuirkMovie(
+        "Death Note: Desu nôto (2006–2007)",
+        NO_GENRES,
+        ("accent", "year_range", "no_genres"),
+    ),
+    QuirkMovie("Fawlty Towers (1975–1979)", "Comedy", ("year_range",)),
+    QuirkMovie("Cosmos", "Documentary", ("no_year",)),
+    QuirkMovie("Babylon 5", "Sci-Fi", ("no_year",)),
+    QuirkMovie("Hamlet (2000) ", "Drama", ("trailing_space",)),
+    QuirkMovie("Nosferatu (1922)  ", "Horror", ("trailing_space",)),
+    QuirkMovie("Li'l Quinquin (2014)", NO_GENRES, ("no_genres",)),
+    QuirkMovie(
+        "Dark Knight, The (2008)",
+        "Action|Crime|Drama|IMAX",
+        ("comma", "article", "imax"),
+    ),
+    QuirkMovie("Avatar (2009)", "Action|Adventure|Sci-Fi|IMAX", ("imax",)),
+    QuirkMovie("Maltese Falcon, The (1941)", "Film-Noir|Mystery", ("comma", "article")),
+    QuirkMovie(
+        "Good, the Bad and the Ugly, The (Buono, il brutto, il cattivo, Il) (1966)",
+        "Action|Adventure|Western",
+        ("comma", "article", "alternate_title"),
+    ),
+    QuirkMovie(
+        "Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000)",
+        "Action|Drama|Romance",
+        ("comma", "alternate_title"),
+    ),
+    QuirkMovie(
+        "Wallace & Gromit: A Close Shave (1995)",
+        "Animation|Children|Comedy",
+        ("children",),
+    ),
+    QuirkMovie(
+        "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)",
+        "Comedy|War",
+        (),
+    ),
+)
+
+
+def quirk_titles(quirk: str) -> list[str]:
+    """The QUIRK_MOVIES titles carrying one quirk label."""
+    return [movie.title for movie in QUIRK_MOVIES if quirk in movie.quirks]
+
+
+# Hand-written tags, always applied (see _forced_tags): mixed case and surrounding spaces
+# of one tag, commas, doubled quotes.
+QUIRK_TAGS = (
+    "dark comedy",
+    "Dark Comedy",
+    " dark comedy ",
+    "DARK COMEDY",
+    "funny, but sad",
+    'so bad it\'s "good"',
+    '"twist" ending, sort of',
+    "Oscar (Best Picture)",
+    "BD-R",
+    "atmospheric",
+)
+# The tag that several users always apply (to the same movie).
+SHARED_TAG = "atmospheric"
+_POPULAR_TAGS = (
+    "sci-fi",
+    "based on a book",
+    "comedy",
+    "action",
+    "surreal",
+    "twist ending",
+    "funny",
+    "visually appealing",
+    "dystopia",
+    "classic",
+    "quirky",
+    "thought-provoking",
+    "Nudity (Topless)",
+    "psychology",
+    "stylized",
+    "nonlinear",
+    "religion",
+    "Criterion",
+    "time travel",
+    "Betamax",
+)
+_GENOME_TAGS = (
+    "007",
+    "007 (series)",
+    "18th century",
+    "1920s",
+    "1970s",
+    "absurd",
+    "action",
+    "adapted from:book",
+    "aliens",
+    "animated",
+    "atmospheric",
+    "based on a book",
+    "cult classic",
+    "dark comedy",
+    "dystopia",
+    "feel-good",
+    "film noir",
+    "nudity (topless)",
+    "oscar (best picture)",
+    "twist ending",
+    "visually appealing",
+    "world war ii",
+)
+
+_ADJECTIVES = (
+    "Silent",
+    "Broken",
+    "Golden",
+    "Hidden",
+    "Last",
+    "Lost",
+    "Wild",
+    "Dark",
+    "Bright",
+    "Crimson",
+    "Frozen",
+    "Secret",
+    "Burning",
+    "Endless",
+    "Hollow",
+    "Little",
+    "Long",
+    "Midnight",
+    "Quiet",
+    "Red",
+    "Savage",
+    "Strange",
+    "Sweet",
+    "Velvet",
+    "Wicked",
+    "Blue",
+    "Distant",
+    "Electric",
+    "Fallen",
+    "Forgotten",
+    "Gentle",
+    "Haunted",
+    "Iron",
+    "Lonely",
+    "Lucky",
+    "Mad",
+    "Northern",
+    "Painted",
+    "Restless",
+    "Rising",
+    "Silver",
+    "Stolen",
+    "Summer",
+    "Tender",
+    "Twisted",
+    "Winter",
+    "Young",
+    "Bitter",
+    "Brave",
+    "Cold",
+    "Deadly",
+    "Empty",
+    "Fast",
+    "Final",
+    "Glass",
+    "Grand",
+    "Green",
+    "High",
+    "Hot",
+    "Lazy",
+    "Perfect",
+    "Royal",
+)
+_VOWEL_ADJECTIVES = (
+    "American",
+    "Angry",
+    "Awkward",
+    "Early",
+    "Easy",
+    "Empty",
+    "Endless",
+    "Electric",
+    "Eternal",
+    "Honest",
+    "Idle",
+    "Icy",
+    "Impossible",
+    "Innocent",
+    "Odd",
+    "Old",
+    "Open",
+    "Ordinary",
+    "Unfinished",
+    "Unlikely",
+    "Urban",
+    "Uneasy",
+)
+_NOUNS = (
+    "River",
+    "Road",
+    "Night",
+    "City",
+    "Heart",
+    "Garden",
+    "Storm",
+    "Kingdom",
+    "House",
+    "Mirror",
+    "Island",
+    "Summer",
+    "Winter",
+    "Shadow",
+    "Promise",
+    "Letter",
+    "Dream",
+    "Journey",
+    "Stranger",
+    "Witness",
+    "Horizon",
+    "Harbor",
+    "Valley",
+    "Empire",
+    "Circus",
+    "Detective",
+    "Dancer",
+    "Soldier",
+    "Hunter",
+    "Sister",
+    "Brother",
+    "Daughter",
+    "Husband",
+    "Wife",
+    "Train",
+    "Bridge",
+    "Desert",
+    "Forest",
+    "Ocean",
+    "Station",
+    "Machine",
+    "Game",
+    "Secret",
+    "Season",
+    "Voyage",
+    "Affair",
+    "Legend",
+    "Ghost",
+    "Angel",
+    "Devil",
+    "Thief",
+    "King",
+    "Queen",
+    "Prince",
+    "Doctor",
+    "Lady",
+    "Widow",
+    "Wolf",
+    "Tiger",
+    "Dragon",
+    "Bird",
+    "Mountain",
+    "Border",
+    "Frontier",
+    "Planet",
+    "Star",
+    "Moon",
+    "Sun",
+    "Fire",
+    "Rain",
+    "Snow",
+    "Wind",
+)
+_PLACES = (
+    "Paris",
+    "Rome",
+    "Berlin",
+    "Tokyo",
+    "Texas",
+    "Brooklyn",
+    "Harlem",
+    "Chicago",
+    "Vegas",
+    "Alaska",
+    "Vienna",
+    "Havana",
+    "Bombay",
+    "Cairo",
+    "Lisbon",
+    "Prague",
+    "Manhattan",
+    "Montana",
+    "Mexico",
+    "Shanghai",
+)
+_NAMES = (
+    "Annie",
+    "Billy",
+    "Charlie",
+    "Dolores",
+    "Eddie",
+    "Frank",
+    "Grace",
+    "Harry",
+    "Isabel",
+    "Jack",
+    "Kate",
+    "Louis",
+    "Max",
+    "Nora",
+    "Oscar",
+    "Paulie",
+    "Rosa",
+    "Sam",
+    "Tom",
+    "Vera",
+    "Walter",
+    "Zelda",
+)
+# Foreign titles: (name, article). The article is moved to the end as in ml-20m.
+_FOREIGN = (
+    ("Vie en rose", "La"),
+    ("Dernier métro", "Le"),
+    ("Enfants du paradis", "Les"),
+    ("Sorpasso", "Il"),
+    ("Laberinto del fauno", "El"),
+    ("Himmel über Berlin", "Der"),
+    ("Boot", "Das"),
+    ("Grande bellezza", "La"),
+    ("Mépris", "Le"),
+    ("Olvidados", "Los"),
+    ("Ehe der Maria Braun", "Die"),
+    ("Sjunde inseglet", "Det"),
+    ("Chien andalou", "Un"),
+    ("Femme est une femme", "Une"),
+)
+_TAG_WORDS = (
+    "great",
+    "slow",
+    "weird",
+    "sad",
+    "beautiful",
+    "boring",
+    "creepy",
+    "clever",
+    "cheesy",
+    "epic",
+    "gritty",
+    "dark",
+    "funny",
+    "cute",
+    "violent",
+    "quiet",
+    "loud",
+    "long",
+    "short",
+    "smart",
+    "dumb",
+    "stylish",
+    "bleak",
+    "tense",
+    "campy",
+    "touching",
+    "surreal",
+    "gory",
+    "witty",
+    "brutal",
+    "moody",
+    "classic",
+    "overrated",
+    "underrated",
+)
+_TAG_NOUNS = (
+    "soundtrack",
+    "acting",
+    "ending",
+    "plot",
+    "dialogue",
+    "cinematography",
+    "villain",
+    "hero",
+    "twist",
+    "music",
+    "script",
+    "cast",
+    "romance",
+    "story",
+    "visuals",
+    "effects",
+    "atmosphere",
+    "characters",
+    "humor",
+    "action",
+    "writing",
+    "direction",
+    "pacing",
+    "photography",
+    "setting",
+    "costumes",
+    "score",
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much data one scale produces (see sizes())."""
+
+    users: int
+    ratings: int
+    movies: int
+    genome_movies: int
+    genome_tags: int
+    tags: int
+    tag_users: int
+    tag_vocabulary: int
+
+    @property
+    def genome_scores(self) -> int:
+        return self.genome_movies * self.genome_tags
+
+    def row_counts(self) -> dict[str, int]:
+        return {
+            "movies.csv": self.movies,
+            "ratings.csv": self.ratings,
+            "tags.csv": self.tags,
+            "links.csv": self.movies,
+            "genome-scores.csv": self.genome_scores,
+            "genome-tags.csv": self.genome_tags,
+        }
+
+
+def check_scale(scale: float) -> float:
+    """The scale as a float; ValueError unless 0 < scale <= 1."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"scale must be a number, got {scale!r}") from None
+    if not 0 < value <= 1:  # also rejects nan
+        raise ValueError(
+            f"scale must be > 0 and <= 1 (1.0 = ml-20m size), got {scale!r}"
+        )
+    return value
+
+
+def sizes(scale: float) -> Sizes:
+    """The sizes at one scale s (0 < s <= 1); round() is Python's (half to even).
+
+        users          = max(10, round(138,493 * s))       distinct userId in ratings
+        ratings        = max(20 * users, round(20,000,263 * s))
+        movies = links = max(60, round(27,278 * s), ceil(40 * ratings / users))
+        genome movies  = max(5, round(10,381 * s))
+        genome-tags    = max(20, round(1,128 * s))
+        genome-scores  = genome movies * genome-tags
+        tags           = max(40, round(465,564 * s))
+        tag users      = max(3, round(7,801 * s))           distinct userId in tags
+        tag vocabulary = max(60, round(38,644 * s))         distinct tag strings offered
+
+    Scale 1.0 gives exactly ml-20m. The catalogue does not shrink below 40 times the mean
+    ratings per user (about 5,780 movies, reached below s = 0.21): users keep the ml-20m
+    activity (at least 20 ratings, 144 on average), and a smaller catalogue could not
+    hold that many distinct (user, movie) pairs with a popularity as skewed as ml-20m's
+    (the top 1% of movies holding over 20% of the ratings, no movie rated by everyone).
+    This is what a sample of ml-20m users looks like: they still touch many movies.
+    """
+    s = check_scale(scale)
+    users = max(10, round(FULL_USERS * s))
+    ratings = max(MIN_RATINGS_PER_USER * users, round(FULL_RATINGS * s))
+    movies = max(
+        60, round(FULL_MOVIES * s), math.ceil(CATALOG_PER_MEAN_USER * ratings / users)
+    )
+    return Sizes(
+        users=users,
+        ratings=ratings,
+        movies=movies,
+        genome_movies=max(5, round(FULL_GENOME_MOVIES * s)),
+        genome_tags=max(20, round(FULL_GENOME_TAGS * s)),
+        tags=max(40, round(FULL_TAGS * s)),
+        tag_users=min(users, max(3, round(FULL_TAG_USERS * s))),
+        tag_vocabulary=max(60, round(FULL_TAG_VOCABULARY * s)),
+    )
+
+
+def row_counts(scale: float) -> dict[str, int]:
+    """Rows (header excluded) of each of the six files at one scale; see sizes()."""
+    return sizes(scale).row_counts()
+
+
+# --- movies and links --------------------------------------------------------------------
+
+
+@dataclass
+class Movies:
+    ids: np.ndarray  # int64, ascending
+    titles: list[str]
+    genres: list[str]
+    years: np.ndarray  # int64 release year (for imdbId order)
+    weights: np.ndarray  # float64 popularity, 0 for movies nobody rates
+    quality: np.ndarray  # float64 offset of the movie's mean rating
+
+
+def _movie_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n sorted, non-contiguous ids in 1..131262, both ends included as in ml-20m."""
+    inner = rng.choice(np.arange(2, MAX_MOVIE_ID), size=n - 2, replace=False)
+    return np.sort(np.concatenate([[1, MAX_MOVIE_ID], inner]).astype(np.int64))
+
+
+def _synthetic_title(rng: np.random.Generator, pattern: int, pick) -> str:
+    adjective, noun, noun2 = pick(_ADJECTIVES), pick(_NOUNS), pick(_NOUNS)
+    if pattern == 0:
+        return f"{adjective} {noun}"
+    if pattern == 1:
+        return noun
+    if pattern == 2:
+        return f"{adjective} {noun}, The"
+    if pattern == 3:
+        return f"{noun} of {pick(_PLACES)}"
+    if pattern == 4:
+        return f"{noun} in {pick(_PLACES)}, A"
+    if pattern == 5:
+        return f"{pick(_VOWEL_ADJECTIVES)} {noun}, An"
+    if pattern == 6:
+        return f"{pick(_NAMES)}'s {noun}"
+    if pattern == 7:
+        return f"{adjective} {noun} {int(rng.integers(2, 5))}"
+    if pattern == 8:
+        return f"{noun}: {adjective} {noun2}"
+    if pattern == 9:
+        name, article = _FOREIGN[int(rng.integers(len(_FOREIGN)))]
+        return f"{name}, {article} ({adjective} {noun}, The)"
+    return f"{pick(_NAMES)} and {pick(_NAMES)}"
+
+
+_TITLE_PATTERN_P = (0.22, 0.10, 0.18, 0.10, 0.05, 0.03, 0.08, 0.05, 0.07, 0.06, 0.06)
+_YEAR_RE = re.compile(r"\((\d{4})")
+
+
+def _synthetic_genres(rng: np.random.Generator, n: int) -> list[str]:
+    """n genre lists: 1-5 distinct genres by ml-20m frequency, alphabetical; ~1% none."""
+    k = rng.choice(np.arange(1, 6), size=n, p=(0.40, 0.33, 0.18, 0.07, 0.02))
+    # Weighted sampling without replacement per row: the k largest Gumbel-perturbed keys.
+    keys = np.log(np.asarray(_GENRE_WEIGHTS, dtype=np.float64)) + rng.gumbel(
+        size=(n, len(GENRES))
+    )
+    order = np.argsort(-keys, axis=1)
+    none = rng.random(n) < 0.009
+    out = []
+    for row in range(n):
+        if none[row]:
+            out.append(NO_GENRES)
+        else:
+            chosen = np.sort(order[row, : k[row]])
+            out.append("|".join(GENRES[i] for i in chosen))
+    return out
+
+
+def _make_movies(rng: np.random.Generator, sz: Sizes) -> Movies:
+    n = sz.movies
+    n_quirk = len(QUIRK_MOVIES)
+    n_synth = n - n_quirk
+    ids = _movie_ids(rng, n)
+
+    def pick(words):
+        return words[int(rng.integers(len(words)))]
+
+    years = np.minimum(2015, 2016 - np.floor(rng.exponential(22.0, n_synth))).astype(
+        np.int64
+    )
+    years = np.maximum(years, 1902)
+    patterns = rng.choice(len(_TITLE_PATTERN_P), size=n_synth, p=_TITLE_PATTERN_P)
+    endings = rng.random(n_synth)
+    titles = [movie.title for movie in QUIRK_MOVIES]
+    for i in range(n_synth):
+        name = _synthetic_title(rng, int(patterns[i]), pick)
+        year = int(years[i])
+        if endings[i] < 0.006:
+            titles.append(name)
+        elif endings[i] < 0.009:
+            first = min(year, 2015 - 7)
+            titles.append(f"{name} ({first}–{first + int(rng.integers(1, 8))})")
+        elif endings[i] < 0.011:
+            titles.append(f"{name} ({year}) ")
+        else:
+            titles.append(f"{name} ({year})")
+    genres = [movie.genres for movie in QUIRK_MOVIES] + _synthetic_genres(rng, n_synth)
+    quirk_years = [
+        int(m.group(1)) if (m := _YEAR_RE.search(q.title)) else 2000
+        for q in QUIRK_MOVIES
+    ]
+    all_years = np.concatenate([np.asarray(quirk_years, dtype=np.int64), years])
+
+    # Popularity: lognormal weights; the least popular ~2% are never rated.
+    weights = rng.lognormal(0.0, 2.2, n)
+    n_unrated = round(UNRATED_SHARE * n)
+    if n_unrated:
+        weights[np.argsort(weights, kind="stable")[:n_unrated]] = 0.0
+    log_w = np.log(np.where(weights > 0, weights, 1.0))
+    quality = rng.normal(0.0, 0.45, n) + 0.08 * (log_w - log_w.mean())
+    return Movies(ids, titles, genres, all_years, weights, quality)
+
+
+def _links(rng: np.random.Generator, movies: Movies) -> tuple[list[str], list[str]]:
+    """7-digit imdbIds (about 70% below 1,000,000, so with leading zeros), ordered by
+    release year, and tmdbIds with ~1% empty (at least one)."""
+    n = len(movies.ids)
+    n_low = max(1, math.ceil(0.7 * n))
+    low = rng.choice(np.arange(1, 1_000_000), size=n_low, replace=False)
+    high = rng.choice(np.arange(1_000_000, 4_000_000), size=n - n_low, replace=False)
+    imdb = np.sort(np.concatenate([low, high]))
+    by_year = np.argsort(movies.years + rng.random(n), kind="stable")
+    imdb_of = np.empty(n, dtype=np.int64)
+    imdb_of[by_year] = imdb
+    tmdb = rng.choice(np.arange(2, 420_000), size=n, replace=False)
+    empty = np.zeros(n, dtype=bool)
+    empty[rng.choice(n, size=max(1, round(0.0093 * n)), replace=False)] = True
+    imdb_text = [f"{v:07d}" for v in imdb_of.tolist()]
+    tmdb_text = ["" if e else str(v) for v, e in zip(tmdb.tolist(), empty.tolist())]
+    return imdb_text, tmdb_text
+
+
+# --- ratings -------------------------------------------------------------------------------
+
+
+def _user_counts(rng: np.random.Generator, sz: Sizes, cap: int) -> np.ndarray:
+    """Ratings per user: at least 20 (fewer only if ratings < 20 * users), heavy-tailed
+    like ml-20m (median about half the mean), at most cap; sums to sz.ratings."""
+    floor = max(1, min(MIN_RATINGS_PER_USER, sz.ratings // sz.users))
+    appetite = rng.lognormal(0.0, 1.37, sz.users)
+    p = appetite / appetite.sum()
+    counts = floor + rng.multinomial(sz.ratings - floor * sz.users, p)
+    for _ in range(100):
+        excess = int(np.maximum(counts - cap, 0).sum())
+        if not excess:
+            return counts.astype(np.int64)
+        counts = np.minimum(counts, cap)
+        room = p * (counts < cap)
+        counts += rng.multinomial(excess, room / room.sum())
+    raise RuntimeError("could not spread the ratings over the users")
+
+
+def _in_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    if not len(haystack):
+        return np.zeros(len(needles), dtype=bool)
+    pos = np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1)
+    return haystack[pos] == needles
+
+
+def _sample_pairs(
+    rng: np.random.Generator, counts: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Sorted int64 keys user * n_movies + movie: counts[u] distinct movies per user u,
+    drawn with probability proportional to weights (zero weight: never drawn).
+
+    All draws are made in bulk; repeated pairs are dropped with np.unique and the users
+    left short draw again (more each round) until every user has their count.
+    """
+    n_movies = len(weights)
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    users = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    movies = np.searchsorted(cdf, rng.random(len(users)), side="right")
+    keys = np.unique(users * n_movies + movies)
+    del users, movies
+    deficit = counts - np.bincount(keys // n_movies, minlength=len(counts))
+    extra = np.empty(0, dtype=np.int64)
+    factor = 1.5
+    for _ in range(200):
+        short = np.flatnonzero(deficit)
+        if not len(short):
+            break
+        want = np.ceil(deficit[short] * factor).astype(np.int64) + 2
+        users = np.repeat(short, want)
+        drawn = users * n_movies + np.searchsorted(
+            cdf, rng.random(len(users)), side="right"
+        )
+        _, first = np.unique(drawn, return_index=True)
+        drawn = drawn[np.sort(first)]  # distinct, in draw order, still grouped by user
+        drawn = drawn[~(_in_sorted(keys, drawn) | _in_sorted(extra, drawn))]
+        owner = drawn // n_movies
+        rank = np.arange(len(drawn)) - np.searchsorted(owner, owner, side="left")
+        drawn = drawn[rank < deficit[owner]]
+        deficit -= np.bincount(drawn // n_movies, minlength=len(counts))
+        extra = np.sort(np.concatenate([extra, drawn]))
+        factor *= 2
+    else:
+        raise RuntimeError("could not draw distinct (user, movie) pairs")
+    if len(extra):
+        keys = np.sort(np.concatenate([keys, extra]))
+    return keys
+
+
+@dataclass
+class Ratings:
+    users: np.ndarray  # int32 userId (1-based), ascending
+    movies: np.ndarray  # int32 movieId, ascending within user
+    half_stars: np.ndarray  # int8, rating * 2 (1..10)
+    timestamps: np.ndarray  # int64 epoch seconds
+    counts: np.ndarray  # ratings per user (index = userId - 1)
+
+
+def _make_ratings(rng: np.random.Generator, sz: Sizes, movies: Movies) -> Ratings:
+    n_rated = int((movies.weights > 0).sum())
+    cap = max(MIN_RATINGS_PER_USER, int(MAX_USER_SHARE * n_rated))
+    counts = _user_counts(rng, sz, cap)
+    keys = _sample_pairs(rng, counts, movies.weights)
+    n_movies = len(movies.ids)
+    user_index = keys // n_movies
+    movie_index = keys - user_index * n_movies
+    del keys
+
+    # When: each user is active from a start time over a span (many within one day).
+    start = TS_MIN + (TS_MAX - TS_MIN) * rng.beta(1.1, 1.0, sz.users)
+    span = np.where(
+        rng.random(sz.users) < 0.4,
+        rng.uniform(60, 86_400, sz.users),
+        rng.exponential(250 * 86_400, sz.users),
+    )
+    offset = rng.random(len(user_index))
+    offset *= offset
+    timestamps = start[user_index] + span[user_index] * offset
+    del offset
+    timestamps = np.minimum(timestamps, TS_MAX).astype(np.int64)
+
+    # How many stars: user generosity + movie quality + noise, whole stars before 2003-02-18.
+    generosity = rng.normal(0.0, 0.4, sz.users)
+    score = rng.normal(3.55, 0.85, len(user_index))
+    score += generosity[user_index]
+    score += movies.quality[movie_index]
+    whole = timestamps < HALF_STARS_FROM
+    half_stars = np.where(whole, 2 * np.rint(score), np.rint(2 * score))
+    del score
+    half_stars = np.clip(half_stars, np.where(whole, 2, 1), 10).astype(np.int8)
+    return Ratings(
+        users=(user_index + 1).astype(np.int32),
+        movies=movies.ids[movie_index].astype(np.int32),
+        half_stars=half_stars,
+        timestamps=timestamps,
+        counts=counts,
+    )
+
+
+# --- tags ----------------------------------------------------------------------------------
+
+
+def _tag_vocabulary(rng: np.random.Generator, size: int) -> list[str]:
+    """Distinct tag strings: popular and quirk tags first, then synthetic ones in mixed
+    case; the list order is the popularity order."""
+    vocabulary = dict.fromkeys(_POPULAR_TAGS[:5] + QUIRK_TAGS + _POPULAR_TAGS[5:])
+    words, nouns = len(_TAG_WORDS), len(_TAG_NOUNS)
+    space = words * nouns + words * words * nouns + nouns
+    for index in rng.permutation(space).tolist():
+        if len(vocabulary) >= size:
+            break
+        if index < nouns:
+            text = _TAG_NOUNS[index]
+        elif index < nouns + words * nouns:
+            w, n = divmod(index - nouns, nouns)
+            text = f"{_TAG_WORDS[w]} {_TAG_NOUNS[n]}"
+        else:
+            rest, n = divmod(index - nouns - words * nouns, nouns)
+            w1, w2 = divmod(rest, words)
+            text = f"{_TAG_WORDS[w1]} {_TAG_WORDS[w2]} {_TAG_NOUNS[n]}"
+        style = index % 50
+        if style < 6:
+            text = text.title()
+        elif style == 6:
+            text = text.upper()
+        elif style == 7:
+            text = f" {text} "
+        vocabulary.setdefault(text)
+    return list(vocabulary)
+
+
+def _forced_tags(
+    tag_users: np.ndarray, popular: np.ndarray, vocabulary: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user, movie index, tag index) rows that carry every tag quirk at every scale."""
+    index = {text: i for i, text in enumerate(vocabulary)}
+    heavy = int(tag_users[0])
+    n = len(tag_users)
+    rows = [
+        (heavy, int(popular[0]), index[text])
+        for text in (
+            "dark comedy",
+            "funny, but sad",
+            'so bad it\'s "good"',
+            '"twist" ending, sort of',
+            "Oscar (Best Picture)",
+            "BD-R",
+        )
+    ]
+    rows += [
+        (heavy, int(popular[1]), index["Dark Comedy"]),
+        (int(tag_users[1 % n]), int(popular[2]), index[" dark comedy "]),
+        (int(tag_users[2 % n]), int(popular[3]), index["DARK COMEDY"]),
+    ]
+    rows += [(int(u), int(popular[4]), index[SHARED_TAG]) for u in tag_users[:5]]
+    users, movies, tags = (np.asarray(col, dtype=np.int64) for col in zip(*rows))
+    return users, movies, tags
+
+
+def _tag_sessions(
+    rng: np.random.Generator,
+    users: np.ndarray,
+    movie_cdf: np.ndarray,
+    tag_cdf: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One random tag row per entry of users (sorted): consecutive rows of a user often
+    share a movie (a user applying several tags to one movie at once)."""
+    n = len(users)
+    new_session = rng.random(n) < 0.45
+    new_session[0] = True
+    new_session[1:] |= users[1:] != users[:-1]
+    session = np.cumsum(new_session) - 1
+    n_sessions = int(session[-1]) + 1
+    session_movie = np.searchsorted(movie_cdf, rng.random(n_sessions), side="right")
+    session_time = rng.integers(TAGS_FROM, TS_MAX - 600, n_sessions)
+    movies = session_movie[session]
+    times = session_time[session] + rng.integers(0, 600, n)
+    tags = np.searchsorted(tag_cdf, rng.random(n), side="right")
+    return users, movies, tags, times
+
+
+def _make_tags(
+    rng: np.random.Generator, sz: Sizes, movies: Movies, ratings: Ratings
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """(userId, movieId, tag, timestamp) sorted by user, movie, time; no user applies the
+    same tag (compared trimmed and lower-cased) twice to one movie."""
+    n_movies = len(movies.ids)
+    vocabulary = _tag_vocabulary(rng, sz.tag_vocabulary)
+    normal_ids: dict[str, int] = {}
+    normal = np.asarray(
+        [normal_ids.setdefault(t.strip().lower(), len(normal_ids)) for t in vocabulary],
+        dtype=np.int64,
+    )
+    tag_w = 1.0 / (np.arange(len(vocabulary)) + 10.0) ** 0.9
+    tag_cdf = np.cumsum(tag_w) / tag_w.sum()
+    movie_cdf = np.cumsum(movies.weights) / movies.weights.sum()
+
+    # Taggers: users picked by rating activity; their tag counts are heavy-tailed.
+    activity = ratings.counts / ratings.counts.sum()
+    tag_users = np.sort(
+        rng.choice(sz.users, size=sz.tag_users, replace=False, p=activity)
+    )
+    appetite = rng.lognormal(0.0, 2.0, sz.tag_users)
+    keenest = tag_users[np.argsort(-appetite, kind="stable")]
+    popular = np.argsort(-movies.weights, kind="stable")
+    f_users, f_movies, f_tags = _forced_tags(keenest, popular, vocabulary)
+    forced = np.bincount(np.searchsorted(tag_users, f_users), minlength=sz.tag_users)
+    target = forced + 1
+    target += rng.multinomial(sz.tags - int(target.sum()), appetite / appetite.sum())
+    f_times = rng.integers(TAGS_FROM, TS_MAX, len(f_users))
+
+    # Draw rows for the users still short, drop repeats (first occurrence wins, so the
+    # forced rows stay), keep the first target[u] rows of each user; repeat.
+    cols = [f_users, f_movies, f_tags, f_times]
+    want = target - forced
+    n_normal = int(normal.max()) + 1
+    for _ in range(100):
+        short = np.flatnonzero(want)
+        if not len(short):
+            break
+        batch = _tag_sessions(
+            rng, np.repeat(tag_users[short], want[short]), movie_cdf, tag_cdf
+        )
+        cols = [np.concatenate([a, b]) for a, b in zip(cols, batch)]
+        key = (cols[0] * n_movies + cols[1]) * n_normal + normal[cols[2]]
+        _, first = np.unique(key, return_index=True)
+        first.sort()
+        cols = [c[first] for c in cols]
+        order = np.argsort(cols[0], kind="stable")
+        cols = [c[order] for c in cols]
+        owner = np.searchsorted(tag_users, cols[0])
+        rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
+        keep = rank < target[owner]
+        cols = [c[keep] for c in cols]
+        want = target - np.bincount(owner[keep], minlength=sz.tag_users)
+    else:
+        raise RuntimeError("could not draw distinct tags")
+
+    users, movie_index, tag_index, times = cols
+    order = np.lexsort((tag_index, times, movie_index, users))
+    texts = [vocabulary[i] for i in tag_index[order].tolist()]
+    return users[order] + 1, movies.ids[movie_index[order]], texts, times[order]
+
+
+# --- genome --------------------------------------------------------------------------------
+
+
+def _genome_tags(rng: np.random.Generator, n: int) -> list[str]:
+    tags = dict.fromkeys(_GENOME_TAGS)
+    while len(tags) < n:
+        words = [str(rng.choice(_TAG_WORDS)), str(rng.choice(_TAG_NOUNS))]
+        if rng.random() < 0.3:
+            words.insert(0, str(rng.choice(_TAG_WORDS)))
+        tags.setdefault(" ".join(words).lower())
+    return list(tags)[:n]
+
+
+def _genome_scores(
+    rng: np.random.Generator, sz: Sizes, movies: Movies
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(movieId, tagId, relevance in 1/4000ths) for the most popular movies x all tags."""
+    chosen = np.sort(np.argsort(-movies.weights, kind="stable")[: sz.genome_movies])
+    n_tags = sz.genome_tags
+    a = rng.uniform(0.5, 1.3, n_tags)
+    b = rng.uniform(2.0, 10.0, n_tags)
+    relevance = rng.beta(a, b, size=(sz.genome_movies, n_tags))
+    signature = rng.random((sz.genome_movies, n_tags)) < 0.02
+    relevance[signature] = 1.0 - 0.4 * rng.random(int(signature.sum()))
+    quarters = np.clip(np.rint(relevance * 4000), 1, 4000).astype(np.int16)
+    del relevance, signature
+    movie_ids = np.repeat(movies.ids[chosen].astype(np.int32), n_tags)
+    tag_ids = np.tile(np.arange(1, n_tags + 1, dtype=np.int32), sz.genome_movies)
+    return movie_ids, tag_ids, quarters.ravel()
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _write_rows(path: Path, header: tuple[str, ...], rows) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str) -> None:
+    """Write `select ... from src` (src = the numpy columns) as CSV, in row order."""
+    con = duckdb.connect()
+    try:
+        con.execute("set threads = 2")
+        con.execute("set preserve_insertion_order = true")
+        con.register("src", columns)
+        target = str(path).replace("'", "''")
+        con.execute(
+            f"copy ({select}) to '{target}' (format csv, header, delimiter ',')"
+        )
+    finally:
+        con.close()
+
+
+def _log(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def generate(
+    out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool = False
+) -> dict[str, int]:
+    """Write the six files into out_dir (created if missing); returns rows per file.
+
+    Progress goes to stderr unless quiet. ValueError for a bad scale or seed; OSError
+    when out_dir cannot be written.
+    """
+    sz = sizes(scale)
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    streams = [
+        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)
+    ]
+    temps: dict[str, Path] = {}
+
+    def temp_for(name: str) -> Path:
+        handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+        os.close(handle)
+        temps[name] = Path(tmp)
+        return temps[name]
+
+    counts: dict[str, int] = {}
+    try:
+        clock = time.perf_counter()
+
+        def done(name: str, rows: int) -> None:
+            nonlocal clock
+            counts[name] = rows
+            now = time.perf_counter()
+            _log(quiet, f"  {name:<18} {rows:>12,} rows  {now - clock:6.1f} s")
+            clock = now
+
+        _log(quiet, f"generating scale {scale:g} seed {seed} into {out}")
+        movies = _make_movies(streams[0], sz)
+        _write_rows(
+            temp_for("movies.csv"),
+            HEADERS["movies.csv"],
+            zip(movies.ids.tolist(), movies.titles, movies.genres),
+        )
+        done("movies.csv", len(movies.ids))
+
+        imdb, tmdb = _links(streams[1], movies)
+        _write_rows(
+            temp_for("links.csv"),
+            HEADERS["links.csv"],
+            zip(movies.ids.tolist(), imdb, tmdb),
+        )
+        done("links.csv", len(imdb))
+
+        genome_tags = _genome_tags(streams[4], sz.genome_tags)
+        _write_rows(
+            temp_for("genome-tags.csv"),
+            HEADERS["genome-tags.csv"],
+            enumerate(genome_tags, start=1),
+        )
+        done("genome-tags.csv", len(genome_tags))
+
+        ratings = _make_ratings(streams[2], sz, movies)
+        users, tag_movies, tag_texts, tag_times = _make_tags(
+            streams[3], sz, movies, ratings
+        )
+        _write_rows(
+            temp_for("tags.csv"),
+            HEADERS["tags.csv"],
+            zip(users.tolist(), tag_movies.tolist(), tag_texts, tag_times.tolist()),
+        )
+        done("tags.csv", len(tag_texts))
+        del users, tag_movies, tag_texts, tag_times
+
+        _copy_csv(
+            temp_for("ratings.csv"),
+            {
+                "u": ratings.users,
+                "m": ratings.movies,
+                "h": ratings.half_stars,
+                "t": ratings.timestamps,
+            },
+            "select u as userId, m as movieId, printf('%.1f', h / 2) as rating,"
+            " t as timestamp from src",
+        )
+        done("ratings.csv", len(ratings.users))
+        del ratings
+
+        movie_ids, tag_ids, quarters = _genome_scores(streams[4], sz, movies)
+        _copy_csv(
+            temp_for("genome-scores.csv"),
+            {"m": movie_ids, "t": tag_ids, "q": quarters},
+            "select m as movieId, t as tagId, printf('%.5f', q / 4000) as relevance from src",
+        )
+        done("genome-scores.csv", len(movie_ids))
+        del movie_ids, tag_ids, quarters
+
+        # All six are complete: move them into place, genome-scores.csv last.
+        for name in sorted(temps, key=lambda n: n == "genome-scores.csv"):
+            os.chmod(temps[name], 0o644)
+            os.replace(temps[name], out / name)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    return {name: counts[name] for name in FILES}
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _scale_arg(text: str) -> float:
+    try:
+        return check_scale(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seed_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0, got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(
+        prog="generate_movielens",
+        description="Write the six ml-20m CSV files with synthetic, deterministic data.",
+    )
+    parser.add_argument(
+        "--scale",
+        type=_scale_arg,
+        default=0.01,
+        help="fraction of ml-20m size, 0 < scale <= 1 (default 0.01)",
+    )
+    parser.add_argument(
+        "--seed", type=_seed_arg, default=42, help="random seed (default 42)"
+    )
+    parser.add_argument(
+        "--out", help="output folder (default data/generated/sf<scale>)", default=None
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    out = Path(args.out if args.out else f"data/generated/sf{args.scale:g}")
+    prog = parser.prog
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        print(
+            f"{prog}: error: cannot write to output folder {str(out)!r} ({reason}):"
+            " pass a writable folder with --out",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        generate(out, args.scale, args.seed, quiet=args.quiet)
+    except OSError as exc:
+        print(f"{prog}: error: writing {str(out)!r} failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"{prog}: error: interrupted; no file was left half-written",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+-- Every rating, in staging (every delivery) and in the fact table, is of a movie in movies.csv.
+with
+
+ratings as (
+    select movie_id from {{ ref('stg_movielens__ratings') }}
+),
+
+movies as (
+    select movie_id from {{ ref('stg_movielens__movies') }}
+)
+
+select distinct ratings.movie_id
+from ratings
+left join movies
+    on ratings.movie_id = movies.movie_id
+where movies.movie_id is null
