@@ -142,10 +142,10 @@ test: setup ## Run the whole test suite offline (no cloud credentials needed)
 	$(PY) -m pytest
 
 lint: $(STAMP) ## Lint every model, snapshot and analysis with sqlfluff
-	$(BIN)/sqlfluff lint models snapshots analyses macros
+	$(BIN)/sqlfluff lint models analyses tests
 
 fix: $(STAMP) ## Fix what sqlfluff can fix
-	$(BIN)/sqlfluff fix models snapshots analyses
+	$(BIN)/sqlfluff fix models analyses tests
 
 hooks: $(STAMP) ## Install the pre-commit hooks
 	$(BIN)/pre-commit install

@@ -10,13 +10,17 @@ tag_count as (
 ),
 
 out_of_range as (
-    select movie_id, 'relevance outside [0, 1]' as problem
+    select
+        movie_id,
+        'relevance outside [0, 1]' as problem
     from scores
     where relevance < 0 or relevance > 1
 ),
 
 incomplete as (
-    select scores.movie_id, 'movie lacks scores for some genome tags' as problem
+    select
+        scores.movie_id,
+        'movie lacks scores for some genome tags' as problem
     from scores
     cross join tag_count
     group by scores.movie_id, tag_count.genome_tags

@@ -2,11 +2,17 @@
 with
 
 ratings as (
-    select rated_at as happened_at, 'rating' as event_kind from {{ ref('fct_ratings') }}
+    select
+        rated_at as happened_at,
+        'rating' as event_kind
+    from {{ ref('fct_ratings') }}
 ),
 
 tags as (
-    select tagged_at as happened_at, 'tag' as event_kind from {{ ref('fct_tags') }}
+    select
+        tagged_at as happened_at,
+        'tag' as event_kind
+    from {{ ref('fct_tags') }}
 ),
 
 events as (

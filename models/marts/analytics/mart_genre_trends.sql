@@ -51,8 +51,8 @@ final as (
         genre_totals.genre_name,
         cast(genre_totals.rating_year as integer) as rating_year,
         cast(genre_totals.rating_count as bigint) as rating_count,
-        genre_totals.rating_sum / genre_totals.rating_count as average_rating,
-        cast(genre_users.distinct_users as bigint) as distinct_users
+        cast(genre_users.distinct_users as bigint) as distinct_users,
+        genre_totals.rating_sum / genre_totals.rating_count as average_rating
     from genre_totals
     inner join genre_users
         on

@@ -29,11 +29,11 @@ tag_months as (
 
 final as (
     select
-        coalesce(rating_months.user_id, tag_months.user_id) as user_id,
-        coalesce(rating_months.activity_month, tag_months.activity_month) as activity_month,
         cast(coalesce(rating_months.rating_count, 0) as bigint) as rating_count,
         cast(coalesce(tag_months.tag_count, 0) as bigint) as tag_count,
-        rating_months.average_rating
+        rating_months.average_rating,
+        coalesce(rating_months.user_id, tag_months.user_id) as user_id,
+        coalesce(rating_months.activity_month, tag_months.activity_month) as activity_month
     from rating_months
     full outer join tag_months
         on

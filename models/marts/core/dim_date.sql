@@ -23,6 +23,7 @@ bounds as (
 ),
 
 {#- 15,000 days (41 years) is ample for MovieLens' 1995-2015 range. #}
+
 day_offsets as (
     {{ dbt.generate_series(15000) }}
 ),

@@ -31,10 +31,10 @@ tag_activity as (
 
 final as (
     select
+        rating_activity.average_rating,
         coalesce(rating_activity.user_id, tag_activity.user_id) as user_id,
         coalesce(rating_activity.rating_count, 0) as rating_count,
         coalesce(tag_activity.tag_count, 0) as tag_count,
-        rating_activity.average_rating,
         case
             when tag_activity.first_tagged_at is null then rating_activity.first_rated_at
             when rating_activity.first_rated_at is null then tag_activity.first_tagged_at

@@ -50,9 +50,9 @@ winners as (
     select *
     from valid
     qualify row_number() over (
-        partition by user_id, movie_id
-        order by rated_at desc, batch_id asc, source_file asc, rating desc
-    ) = 1
+            partition by user_id, movie_id
+            order by rated_at desc, batch_id asc, source_file asc, rating desc
+        ) = 1
 ),
 
 {% if is_incremental() %}
@@ -81,9 +81,9 @@ beats_current as (
         )
 ),
 {% else %}
-beats_current as (
-    select * from winners
-),
+    beats_current as (
+        select * from winners
+    ),
 {% endif %}
 
 final as (

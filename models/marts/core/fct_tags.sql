@@ -12,9 +12,9 @@ deduplicated as (
     select *
     from tags
     qualify row_number() over (
-        partition by tag_id
-        order by tagged_at desc, batch_id asc, source_file asc
-    ) = 1
+            partition by tag_id
+            order by tagged_at desc, batch_id asc, source_file asc
+        ) = 1
 ),
 
 final as (

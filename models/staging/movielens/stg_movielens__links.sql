@@ -18,9 +18,9 @@ latest as (
     select *
     from renamed
     qualify row_number() over (
-        partition by movie_id
-        order by batch_id desc, source_file desc
-    ) = 1
+            partition by movie_id
+            order by batch_id desc, source_file desc
+        ) = 1
 ),
 
 final as (

@@ -22,13 +22,14 @@ typed as (
 ),
 
 {#- A later delivery of a movie (a corrected title or genres) replaces the earlier one. #}
+
 latest as (
     select *
     from typed
     qualify row_number() over (
-        partition by movie_id
-        order by batch_id desc, source_file desc
-    ) = 1
+            partition by movie_id
+            order by batch_id desc, source_file desc
+        ) = 1
 ),
 
 parsed as (

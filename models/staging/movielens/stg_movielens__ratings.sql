@@ -10,7 +10,7 @@ renamed as (
         {{ try_cast_text('movieid', dbt.type_int()) }} as movie_id,
         {{ try_cast_text('rating', 'decimal(2, 1)') }} as rating,
         {{ epoch_to_timestamp(try_cast_text('source.timestamp', dbt.type_bigint())) }} as rated_at,
-        filename as source_file,
+        source.filename as source_file,
         {{ try_cast_text(regex_extract('filename', 'batch=([0-9]+)'), dbt.type_int()) }} as batch_id
     from source
 )

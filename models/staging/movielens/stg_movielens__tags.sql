@@ -11,7 +11,7 @@ renamed as (
         trim(tag) as tag,
         lower(trim(tag)) as tag_normalized,
         {{ epoch_to_timestamp(try_cast_text('source.timestamp', dbt.type_bigint())) }} as tagged_at,
-        filename as source_file,
+        source.filename as source_file,
         {{ try_cast_text(regex_extract('filename', 'batch=([0-9]+)'), dbt.type_int()) }} as batch_id
     from source
 ),
