@@ -1,8 +1,8 @@
--- Every rating, in staging (every delivery) and in the fact table, is of a movie in movies.csv.
+-- Every rating in the fact table is of a movie in movies.csv.
 with
 
 ratings as (
-    select movie_id from {{ ref('stg_movielens__ratings') }}
+    select movie_id from {{ ref('fct_ratings') }}
 ),
 
 movies as (
