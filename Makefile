@@ -30,7 +30,8 @@ export AWS_REGION ?= us-east-1
 
 # With neither an endpoint nor AWS keys in the environment, use the local S3 server (moto)
 # on 127.0.0.1 with its fixed fake keys. With real AWS keys and no endpoint, use real S3.
-ifeq ($(strip $(S3_ENDPOINT_URL)$(AWS_ACCESS_KEY_ID)),)
+PROD_GOALS := $(filter prod prod-%,$(MAKECMDGOALS))
+ifeq ($(strip $(S3_ENDPOINT_URL)$(AWS_ACCESS_KEY_ID)$(PROD_GOALS)),)
 LOCAL_S3 := 1
 export S3_ENDPOINT_URL := http://127.0.0.1:$(S3_LOCAL_PORT)
 export AWS_ACCESS_KEY_ID := testing
@@ -63,7 +64,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup lock data download s3 s3-stop upload seed run snapshot build dev \
-        test test-fast lint fix hooks docs docs-serve clean
+        test lint fix hooks docs docs-serve clean prod prod-check prod-setup prod-load
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -135,6 +136,22 @@ docs: $(STAMP) ## Generate the dbt docs site into target/
 
 docs-serve: docs ## Serve the docs site on http://127.0.0.1:8080
 	$(DBT) docs serve --target $(TARGET) --host 127.0.0.1 --port 8080
+
+# --- Snowflake production -----------------------------------------------------------------
+
+prod-check: $(STAMP) ## Check the env vars `make prod` needs; lists every missing one
+	@$(PY) -m scripts.prod_check
+
+prod-setup: $(STAMP) ## Print the one-time Snowflake account set-up SQL, filled in from the env
+	@$(PY) -m scripts.prod_check --setup-sql
+
+prod-load: prod-check ## Snowflake raw load: stage, file format, raw tables, COPY INTO
+	$(DBT) run-operation load_raw --target prod
+
+prod: prod-check ## Production: raw load, dbt seed, dbt build on Snowflake (target prod)
+	@$(DBT) run-operation load_raw --target prod || { echo "make prod: step 'raw load' (dbt run-operation load_raw) failed" >&2; exit 1; }
+	@$(DBT) seed --target prod || { echo "make prod: step 'seed' failed" >&2; exit 1; }
+	@$(DBT) build --target prod || { echo "make prod: step 'build' (models, snapshots, tests) failed" >&2; exit 1; }
 
 # --- quality ---------------------------------------------------------------------------
 

@@ -1,0 +1,119 @@
+{#-
+    Snowflake raw load: `dbt run-operation load_raw --target prod`.
+
+    Creates (if missing) the raw schema, a CSV file format, an external stage on the S3 landing
+    zone and one raw table per MovieLens file, then runs COPY INTO for each table.
+
+    - Raw columns are text, exactly as in the file, plus load metadata (filename,
+      file_row_number, loaded_at). Typing happens in staging with try_cast, the same way on
+      both targets, so a value that does not parse is never dropped by COPY: it reaches
+      staging and the rejects checks. What COPY itself cannot read (a broken quote, a wrong
+      column count) stops the load (ON_ERROR = ABORT_STATEMENT) with Snowflake's message naming
+      the file and line.
+    - `filename` holds the full URL (stage URL + METADATA$FILENAME), the same value DuckDB's
+      read_csv gives, so lineage reads the same on both targets.
+    - Snowflake's load history skips files already loaded: re-running loads nothing twice.
+    - dbt never writes to these tables after the load: models only read them through source().
+-#}
+
+{% macro raw_tables() %}
+    {{ return({
+        'movies': ['movieid', 'title', 'genres'],
+        'ratings': ['userid', 'movieid', 'rating', 'timestamp'],
+        'tags': ['userid', 'movieid', 'tag', 'timestamp'],
+        'links': ['movieid', 'imdbid', 'tmdbid'],
+        'genome_scores': ['movieid', 'tagid', 'relevance'],
+        'genome_tags': ['tagid', 'tag'],
+    }) }}
+{% endmacro %}
+
+{% macro raw_stage_url() %}
+    {%- set url = env_var('SNOWFLAKE_STAGE_URL', 's3://' ~ env_var('S3_BUCKET', 'movielens-landing') ~ '/' ~ env_var('S3_PREFIX', 'movielens/raw') ~ '/') -%}
+    {{ return(url if url.endswith('/') else url ~ '/') }}
+{% endmacro %}
+
+{% macro raw_schema_name() %}
+    {{ return(env_var('SNOWFLAKE_RAW_DATABASE', target.database) ~ '.' ~ env_var('SNOWFLAKE_RAW_SCHEMA', 'raw')) }}
+{% endmacro %}
+
+{% macro load_raw_setup_sql() %}
+    {%- set raw = raw_schema_name() -%}
+    {%- set integration = env_var('SNOWFLAKE_STORAGE_INTEGRATION', '') -%}
+    {%- set statements = [] -%}
+    {%- do statements.append('create schema if not exists ' ~ raw) -%}
+    {%- do statements.append(
+        "create file format if not exists " ~ raw ~ ".movielens_csv"
+        ~ " type = csv skip_header = 1 field_optionally_enclosed_by = '\"'"
+        ~ " empty_field_as_null = true encoding = 'UTF8' error_on_column_count_mismatch = true"
+    ) -%}
+    {%- if integration -%}
+        {%- set access = 'storage_integration = ' ~ integration -%}
+    {%- elif env_var('SNOWFLAKE_STAGE_AWS_KEY_ID', '') -%}
+        {#- Fallback for accounts without a storage integration: keys from the environment only. -#}
+        {%- set access = "credentials = (aws_key_id = '" ~ env_var('SNOWFLAKE_STAGE_AWS_KEY_ID')
+            ~ "' aws_secret_key = '" ~ env_var('DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY', '') ~ "')" -%}
+    {%- else -%}
+        {%- set access = '' -%}
+    {%- endif -%}
+    {%- do statements.append(
+        "create stage if not exists " ~ raw ~ ".movielens_landing url = '" ~ raw_stage_url() ~ "' "
+        ~ access ~ " file_format = " ~ raw ~ ".movielens_csv"
+    ) -%}
+    {%- for table, columns in raw_tables().items() -%}
+        {%- set column_sql = [] -%}
+        {%- for column in columns -%}
+            {%- do column_sql.append(column ~ ' varchar') -%}
+        {%- endfor -%}
+        {%- do statements.append(
+            'create table if not exists ' ~ raw ~ '.' ~ table ~ ' ('
+            ~ column_sql | join(', ')
+            ~ ', filename varchar, file_row_number number, loaded_at timestamp_ntz)'
+        ) -%}
+    {%- endfor -%}
+    {{ return(statements) }}
+{% endmacro %}
+
+{% macro copy_into_sql(table) %}
+    {%- set raw = raw_schema_name() -%}
+    {%- set columns = raw_tables()[table] -%}
+    {%- set positions = [] -%}
+    {%- for column in columns -%}
+        {%- do positions.append('t.$' ~ loop.index) -%}
+    {%- endfor -%}
+    {{ return(
+        'copy into ' ~ raw ~ '.' ~ table ~ ' (' ~ columns | join(', ') ~ ', filename, file_row_number, loaded_at)'
+        ~ " from (select " ~ positions | join(', ')
+        ~ ", '" ~ raw_stage_url() ~ "' || metadata$filename, metadata$file_row_number,"
+        ~ " cast(current_timestamp() as timestamp_ntz)"
+        ~ ' from @' ~ raw ~ '.movielens_landing/' ~ table ~ '/ as t)'
+        ~ ' file_format = (format_name = ' ~ raw ~ '.movielens_csv)'
+        ~ ' on_error = abort_statement'
+    ) }}
+{% endmacro %}
+
+{% macro load_raw(tables=none) %}
+    {%- if target.type != 'snowflake' -%}
+        {{ exceptions.raise_compiler_error("load_raw is the Snowflake raw load; on DuckDB the raw layer is the landing zone itself (see raw_layer).") }}
+    {%- endif -%}
+    {%- for statement in load_raw_setup_sql() -%}
+        {%- do run_query(statement) -%}
+    {%- endfor -%}
+    {%- set selected = tables if tables else raw_tables().keys() | list -%}
+    {%- set total = namespace(files=0, rows=0) -%}
+    {%- for table in selected -%}
+        {%- set result = run_query(copy_into_sql(table)) -%}
+        {%- set loaded = namespace(files=0, rows=0) -%}
+        {%- for row in result.rows -%}
+            {#- COPY returns one row per file (file, status, rows_parsed, rows_loaded, ...) or one
+                'Copy executed with 0 files processed.' row when every file was loaded before. -#}
+            {%- if row | length > 3 and row[3] is number -%}
+                {%- set loaded.files = loaded.files + 1 -%}
+                {%- set loaded.rows = loaded.rows + row[3] -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- do log('load_raw: ' ~ table ~ ': ' ~ loaded.files ~ ' new file(s), ' ~ loaded.rows ~ ' row(s) loaded', info=true) -%}
+        {%- set total.files = total.files + loaded.files -%}
+        {%- set total.rows = total.rows + loaded.rows -%}
+    {%- endfor -%}
+    {%- do log('load_raw: done, ' ~ total.files ~ ' new file(s), ' ~ total.rows ~ ' row(s); files loaded before were skipped (load history)', info=true) -%}
+{% endmacro %}

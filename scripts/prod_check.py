@@ -1,0 +1,80 @@
+"""Checks the environment for `make prod` and prints the account set-up SQL for `make prod-setup`.
+
+    python -m scripts.prod_check            # exit 1 listing every missing variable
+    python -m scripts.prod_check --setup-sql  # print scripts/snowflake_setup.sql filled in
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import string
+import sys
+from pathlib import Path
+
+SETUP_SQL = Path(__file__).with_name("snowflake_setup.sql")
+
+# name -> what it is; every one must be set for `make prod`.
+REQUIRED = {
+    "SNOWFLAKE_ACCOUNT": "account identifier, e.g. xy12345.eu-west-1",
+    "SNOWFLAKE_USER": "user dbt connects as",
+    "SNOWFLAKE_RAW_DATABASE": "database holding the raw tables, e.g. RAW",
+}
+# Exactly one of each group must be set.
+ONE_OF = {
+    "authentication": {
+        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "password (masked by dbt)",
+        "SNOWFLAKE_PRIVATE_KEY_PATH": "path of an RSA private key for key-pair auth",
+    },
+    "S3 access for the stage": {
+        "SNOWFLAKE_STORAGE_INTEGRATION": "storage integration name (preferred)",
+        "SNOWFLAKE_STAGE_AWS_KEY_ID": "AWS key id for the stage (fallback; secret in DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY)",
+    },
+}
+# Used with these defaults when unset.
+DEFAULTS = {
+    "SNOWFLAKE_ROLE": "TRANSFORMER",
+    "SNOWFLAKE_WAREHOUSE": "TRANSFORMING",
+    "SNOWFLAKE_DATABASE": "ANALYTICS",
+    "SNOWFLAKE_SCHEMA": "MOVIELENS",
+    "SNOWFLAKE_RAW_SCHEMA": "raw",
+    "S3_BUCKET": "movielens-landing",
+    "S3_PREFIX": "movielens/raw",
+}
+
+
+def missing(env: dict[str, str]) -> list[str]:
+    """One line per missing setting; empty when `make prod` can start."""
+    lines = [f"{name} ({what})" for name, what in REQUIRED.items() if not env.get(name)]
+    for group, names in ONE_OF.items():
+        if not any(env.get(name) for name in names):
+            lines.append(f"one of {' or '.join(names)} ({group})")
+    if env.get("SNOWFLAKE_STAGE_AWS_KEY_ID") and not env.get("DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY"):
+        lines.append("DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY (secret key for SNOWFLAKE_STAGE_AWS_KEY_ID)")
+    return lines
+
+
+def setup_sql(env: dict[str, str]) -> str:
+    values = {**DEFAULTS, "SNOWFLAKE_RAW_DATABASE": "RAW", "SNOWFLAKE_STORAGE_INTEGRATION": "MOVIELENS_S3",
+              "SNOWFLAKE_USER": "<your user>", "SNOWFLAKE_STORAGE_AWS_ROLE_ARN": "arn:aws:iam::<account>:role/<role>"}
+    values.update({k: v for k, v in env.items() if v})
+    return string.Template(SETUP_SQL.read_text(encoding="utf-8")).safe_substitute(values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prod_check", description=__doc__.splitlines()[0])
+    parser.add_argument("--setup-sql", action="store_true", help="print the account set-up SQL")
+    args = parser.parse_args(argv)
+    env = dict(os.environ)
+    if args.setup_sql:
+        print(setup_sql(env))
+        return 0
+    problems = missing(env)
+    if problems:
+        print("make prod: missing settings: " + "; ".join(problems) + " (see README: Snowflake)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+-- One-time Snowflake account set-up for the MovieLens warehouse (`make prod-setup` prints it
+-- with your settings filled in). Run it as ACCOUNTADMIN (or a role with CREATE INTEGRATION,
+-- CREATE ROLE, CREATE WAREHOUSE and CREATE DATABASE). Least privilege:
+--   ${SNOWFLAKE_ROLE}  reads RAW, owns nothing there but the load objects it creates, and
+--                      writes only ANALYTICS.
+-- Placeholders ${...} are filled from the environment by scripts/prod_check.py --setup-sql.
+
+use role accountadmin;
+
+-- Compute for loading and transforming: small, auto-suspending.
+create warehouse if not exists ${SNOWFLAKE_WAREHOUSE}
+    warehouse_size = xsmall auto_suspend = 60 auto_resume = true initially_suspended = true;
+
+create database if not exists ${SNOWFLAKE_RAW_DATABASE};
+create schema if not exists ${SNOWFLAKE_RAW_DATABASE}.${SNOWFLAKE_RAW_SCHEMA};
+create database if not exists ${SNOWFLAKE_DATABASE};
+
+-- S3 access without keys: an IAM role that Snowflake assumes. After creating it, run
+-- `describe integration ${SNOWFLAKE_STORAGE_INTEGRATION}` and put STORAGE_AWS_IAM_USER_ARN and
+-- STORAGE_AWS_EXTERNAL_ID into the IAM role's trust policy.
+create storage integration if not exists ${SNOWFLAKE_STORAGE_INTEGRATION}
+    type = external_stage
+    storage_provider = 's3'
+    enabled = true
+    storage_aws_role_arn = '${SNOWFLAKE_STORAGE_AWS_ROLE_ARN}'
+    storage_allowed_locations = ('s3://${S3_BUCKET}/${S3_PREFIX}/');
+
+create role if not exists ${SNOWFLAKE_ROLE};
+grant role ${SNOWFLAKE_ROLE} to user ${SNOWFLAKE_USER};
+
+grant usage on warehouse ${SNOWFLAKE_WAREHOUSE} to role ${SNOWFLAKE_ROLE};
+grant usage on integration ${SNOWFLAKE_STORAGE_INTEGRATION} to role ${SNOWFLAKE_ROLE};
+
+-- RAW: the role loads raw tables (stage, file format, tables, COPY) in the raw schema only.
+grant usage on database ${SNOWFLAKE_RAW_DATABASE} to role ${SNOWFLAKE_ROLE};
+grant usage, create table, create stage, create file format
+    on schema ${SNOWFLAKE_RAW_DATABASE}.${SNOWFLAKE_RAW_SCHEMA} to role ${SNOWFLAKE_ROLE};
+grant select, insert on future tables in schema ${SNOWFLAKE_RAW_DATABASE}.${SNOWFLAKE_RAW_SCHEMA}
+    to role ${SNOWFLAKE_ROLE};
+
+-- ANALYTICS: dbt creates its schemas (staging, core, analytics, seeds, snapshots) here.
+grant usage, create schema on database ${SNOWFLAKE_DATABASE} to role ${SNOWFLAKE_ROLE};
