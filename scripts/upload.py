@@ -48,7 +48,11 @@ TABLES = {
     "links": "links.csv",
     "genome_scores": "genome-scores.csv",
     "genome_tags": "genome-tags.csv",
+    # Not part of ml-20m: a delivery may withdraw tags (scripts/deliver.py). Optional: a
+    # folder without this file lands the other tables.
+    "tag_removals": "tag-removals.csv",
 }
+OPTIONAL_TABLES = {"tag_removals"}
 
 DEFAULT_BUCKET = "movielens-landing"
 DEFAULT_PREFIX = "movielens/raw"
@@ -495,7 +499,11 @@ def upload_dir(
         raise UploadError(
             f"unknown table {unknown[0]!r}: use some of {', '.join(TABLES)}"
         )
-    chosen = [t for t in TABLES if tables is None or t in tables]
+    chosen = [
+        t
+        for t in TABLES
+        if (t in tables if tables is not None else t not in OPTIONAL_TABLES or (Path(src) / TABLES[t]).is_file())
+    ]
     plan = _plan(Path(src), chosen)
     kind, where, prefix = parse_dest(dest)
     if kind == "local":

@@ -1,10 +1,12 @@
 {#-
-    The raw layer: one relation per MovieLens file in the `raw` schema, which the sources point at.
+    The raw layer: one relation per raw table in the `raw` schema, which the sources point at.
 
     DuckDB: a view per table over every delivery in the landing zone
     (`<raw_root>/<table>/batch=<NNNN>/*.csv`, s3:// through httpfs or a local folder), every column
     read as text with the file name kept. Views re-list the files on every query, so a new
-    delivery is seen without re-creating them. Run as an on-run-start hook.
+    delivery is seen without re-creating them. Run as an on-run-start hook. A required table
+    with no file at all stops the run with one message naming the folder; an optional one
+    (see optional_raw_tables) becomes an empty view.
 
     Snowflake: raw tables are loaded by `COPY INTO` from the S3 stage (macros/snowflake/), not by
     dbt runs, so nothing happens here.
@@ -22,15 +24,35 @@
     {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing') | replace("'", "''") -%}
     {%- set raw_schema = env_var('SNOWFLAKE_RAW_SCHEMA', 'raw') -%}
     create schema if not exists {{ raw_schema }};
-    {%- for table in ['movies', 'ratings', 'tags', 'links', 'genome_scores', 'genome_tags'] %}
+    {%- for table, columns in raw_tables().items() %}
+        {%- set pattern = raw_root ~ '/' ~ table ~ '/*/*.csv' %}
+        {%- set files = 1 %}
+        {%- if execute %}
+            {%- set files = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] %}
+        {%- endif %}
+        {%- if files == 0 and table not in optional_raw_tables() %}
+            {{ exceptions.raise_compiler_error(
+                "no raw file for table '" ~ table ~ "' under " ~ raw_root ~ "/" ~ table
+                ~ "/batch=NNNN/: land the MovieLens files first (make upload), or point MOVIELENS_RAW_ROOT at the landing zone"
+            ) }}
+        {%- elif files == 0 %}
+    create or replace view {{ raw_schema }}.{{ table }} as
+    select
+        {%- for column in columns %}
+        cast(null as varchar) as {{ column }},
+        {%- endfor %}
+        cast(null as varchar) as filename
+    where false;
+        {%- else %}
     create or replace view {{ raw_schema }}.{{ table }} as
     select *
     from read_csv(
-        '{{ raw_root }}/{{ table }}/*/*.csv',
+        '{{ pattern }}',
         header = true,
         all_varchar = true,
         filename = true,
         hive_partitioning = false
     );
+        {%- endif %}
     {%- endfor %}
 {%- endmacro %}

@@ -16,17 +16,6 @@
     - dbt never writes to these tables after the load: models only read them through source().
 -#}
 
-{% macro raw_tables() %}
-    {{ return({
-        'movies': ['movieid', 'title', 'genres'],
-        'ratings': ['userid', 'movieid', 'rating', 'timestamp'],
-        'tags': ['userid', 'movieid', 'tag', 'timestamp'],
-        'links': ['movieid', 'imdbid', 'tmdbid'],
-        'genome_scores': ['movieid', 'tagid', 'relevance'],
-        'genome_tags': ['tagid', 'tag'],
-    }) }}
-{% endmacro %}
-
 {% macro raw_stage_url() %}
     {%- set url = env_var('SNOWFLAKE_STAGE_URL', 's3://' ~ env_var('S3_BUCKET', 'movielens-landing') ~ '/' ~ env_var('S3_PREFIX', 'movielens/raw') ~ '/') -%}
     {{ return(url if url.endswith('/') else url ~ '/') }}

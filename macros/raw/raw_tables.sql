@@ -1,0 +1,21 @@
+{#-
+    The raw tables and their columns, in file order, as named in the CSV headers (lowercased).
+    One list for both targets: DuckDB's raw views and Snowflake's raw tables have these columns
+    plus `filename` (and on Snowflake `file_row_number`, `loaded_at`).
+-#}
+{% macro raw_tables() %}
+    {{ return({
+        'movies': ['movieid', 'title', 'genres'],
+        'ratings': ['userid', 'movieid', 'rating', 'timestamp'],
+        'tags': ['userid', 'movieid', 'tag', 'timestamp'],
+        'links': ['movieid', 'imdbid', 'tmdbid'],
+        'genome_scores': ['movieid', 'tagid', 'relevance'],
+        'genome_tags': ['tagid', 'tag'],
+        'tag_removals': ['userid', 'movieid', 'tag', 'timestamp'],
+    }) }}
+{% endmacro %}
+
+{#- Tables a landing zone may lack entirely (they only come with later deliveries). -#}
+{% macro optional_raw_tables() %}
+    {{ return(['tag_removals']) }}
+{% endmacro %}
