@@ -26,6 +26,7 @@ import csv
 import math
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -53,7 +54,7 @@ HEADERS = {
     "genome-tags.csv": ("tagId", "tag"),
 }
 
-# The ml-20m genres, in the (alphabetical) order they appear within a movie's list.
+# The ml-20m genres, alphabetical (within a movie's list IMAX comes last).
 GENRES = (
     "Action",
     "Adventure",
@@ -99,7 +100,8 @@ TAGS_FROM = 1_135_382_400  # 2005-12-24: MovieLens tagging starts
 
 MIN_RATINGS_PER_USER = 20  # as in ml-20m
 MAX_USER_SHARE = 0.35  # a user rates at most this share of the rated movies
-CATALOG_PER_MEAN_USER = 40  # movies >= 40 x mean ratings per user, see sizes()
+CATALOG_PER_MEAN_USER = 60  # movies >= 60 x mean ratings per user, see sizes()
+MAX_MOVIE_USERS = 1.2  # a movie is drawn for at most ~1.2 x users ratings (before repeats)
 UNRATED_SHARE = 0.0196  # 534 of the 27,278 ml-20m movies have no rating
 
 
@@ -115,12 +117,8 @@ class QuirkMovie(NamedTuple):
 # on two movieIds), no_year, year_range (EN DASH), trailing_space, alternate_title,
 # no_genres, imax, children.
 QUIRK_MOVIES = (
-    QuirkMovie(
-        "Toy Story (1995)", "Adventure|Animation|Children|Comedy|Fantasy", ("children",)
-    ),
-    QuirkMovie(
-        "American President, The (1995)", "Comedy|Drama|Romance", ("comma", "article")
-    ),
+    QuirkMovie("Toy Story (1995)", "Adventure|Animation|Children|Comedy|Fantasy", ("children",)),
+    QuirkMovie("American President, The (1995)", "Comedy|Drama|Romance", ("comma", "article")),
     QuirkMovie("Misérables, Les (1995)", "Drama|War", ("comma", "accent", "article")),
     QuirkMovie(
         "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
@@ -156,12 +154,8 @@ QUIRK_MOVIES = (
         ("comma", "accent", "article", "alternate_title"),
     ),
     QuirkMovie('"Great Performances" Cats (1998)', "Musical", ("quote",)),
-    QuirkMovie(
-        'Twin Peaks: "Pilot", The Original (1990)', "Drama|Mystery", ("quote", "comma")
-    ),
-    QuirkMovie(
-        "War of the Worlds (2005)", "Action|Adventure|Sci-Fi|Thriller", ("duplicate",)
-    ),
+    QuirkMovie('Twin Peaks: "Pilot", The Original (1990)', "Drama|Mystery", ("quote", "comma")),
+    QuirkMovie("War of the Worlds (2005)", "Action|Adventure|Sci-Fi|Thriller", ("duplicate",)),
     QuirkMovie("War of the Worlds (2005)", "Action|Sci-Fi", ("duplicate",)),
     QuirkMovie("Emma (1996)", "Comedy|Drama|Romance", ("duplicate",)),
     QuirkMovie("Emma (1996)", "Romance", ("duplicate",)),
@@ -534,6 +528,12 @@ _TAG_WORDS = (
     "classic",
     "overrated",
     "underrated",
+    "haunting",
+    "charming",
+    "pretentious",
+    "predictable",
+    "hilarious",
+    "slick",
 )
 _TAG_NOUNS = (
     "soundtrack",
@@ -601,9 +601,7 @@ def check_scale(scale: float) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"scale must be a number, got {scale!r}") from None
     if not 0 < value <= 1:  # also rejects nan
-        raise ValueError(
-            f"scale must be > 0 and <= 1 (1.0 = ml-20m size), got {scale!r}"
-        )
+        raise ValueError(f"scale must be > 0 and <= 1 (1.0 = ml-20m size), got {scale!r}")
     return value
 
 
@@ -612,27 +610,26 @@ def sizes(scale: float) -> Sizes:
 
         users          = max(10, round(138,493 * s))       distinct userId in ratings
         ratings        = max(20 * users, round(20,000,263 * s))
-        movies = links = max(60, round(27,278 * s), ceil(40 * ratings / users))
+        movies = links = max(60, round(27,278 * s), ceil(60 * ratings / users))
         genome movies  = max(5, round(10,381 * s))
         genome-tags    = max(20, round(1,128 * s))
         genome-scores  = genome movies * genome-tags
         tags           = max(40, round(465,564 * s))
-        tag users      = max(3, round(7,801 * s))           distinct userId in tags
+        tag users      = min(users, max(3, round(7,801 * s)))   distinct userId in tags
         tag vocabulary = max(60, round(38,644 * s))         distinct tag strings offered
 
-    Scale 1.0 gives exactly ml-20m. The catalogue does not shrink below 40 times the mean
-    ratings per user (about 5,780 movies, reached below s = 0.21): users keep the ml-20m
-    activity (at least 20 ratings, 144 on average), and a smaller catalogue could not
-    hold that many distinct (user, movie) pairs with a popularity as skewed as ml-20m's
-    (the top 1% of movies holding over 20% of the ratings, no movie rated by everyone).
-    This is what a sample of ml-20m users looks like: they still touch many movies.
+    Scale 1.0 gives exactly ml-20m. The catalogue does not shrink below 60 times the mean
+    ratings per user (about 8,670 movies, the floor below s = 0.32). Users keep the
+    ml-20m activity (at least 20 ratings, 144 on average), and a smaller catalogue could
+    not hold that many distinct (user, movie) pairs with a popularity as skewed as
+    ml-20m's: the top 1% of the movies holding over 20% of the ratings while the most
+    popular movie is rated by about half of the users. A sample of ml-20m users looks
+    the same: a few thousand users still rate thousands of movies.
     """
     s = check_scale(scale)
     users = max(10, round(FULL_USERS * s))
     ratings = max(MIN_RATINGS_PER_USER * users, round(FULL_RATINGS * s))
-    movies = max(
-        60, round(FULL_MOVIES * s), math.ceil(CATALOG_PER_MEAN_USER * ratings / users)
-    )
+    movies = max(60, round(FULL_MOVIES * s), math.ceil(CATALOG_PER_MEAN_USER * ratings / users))
     return Sizes(
         users=users,
         ratings=ratings,
@@ -699,21 +696,25 @@ _TITLE_PATTERN_P = (0.22, 0.10, 0.18, 0.10, 0.05, 0.03, 0.08, 0.05, 0.07, 0.06, 
 _YEAR_RE = re.compile(r"\((\d{4})")
 
 
+# Within a movie genres are alphabetical, except IMAX (a format) which comes last.
+_GENRE_POSITION = [len(GENRES) if g == "IMAX" else i for i, g in enumerate(GENRES)]
+
+
 def _synthetic_genres(rng: np.random.Generator, n: int) -> list[str]:
-    """n genre lists: 1-5 distinct genres by ml-20m frequency, alphabetical; ~1% none."""
+    """n genre lists: 1-5 distinct genres by ml-20m frequency, alphabetical but IMAX
+    last, as in ml-20m ("Action|Adventure|Sci-Fi|IMAX"); ~1% `(no genres listed)`."""
     k = rng.choice(np.arange(1, 6), size=n, p=(0.40, 0.33, 0.18, 0.07, 0.02))
     # Weighted sampling without replacement per row: the k largest Gumbel-perturbed keys.
-    keys = np.log(np.asarray(_GENRE_WEIGHTS, dtype=np.float64)) + rng.gumbel(
-        size=(n, len(GENRES))
-    )
+    keys = np.log(np.asarray(_GENRE_WEIGHTS, dtype=np.float64)) + rng.gumbel(size=(n, len(GENRES)))
     order = np.argsort(-keys, axis=1)
+    k[(k == 1) & (order[:, 0] == GENRES.index("IMAX"))] = 2  # IMAX is a format: never alone
     none = rng.random(n) < 0.009
     out = []
     for row in range(n):
         if none[row]:
             out.append(NO_GENRES)
         else:
-            chosen = np.sort(order[row, : k[row]])
+            chosen = sorted(order[row, : k[row]].tolist(), key=_GENRE_POSITION.__getitem__)
             out.append("|".join(GENRES[i] for i in chosen))
     return out
 
@@ -727,9 +728,7 @@ def _make_movies(rng: np.random.Generator, sz: Sizes) -> Movies:
     def pick(words):
         return words[int(rng.integers(len(words)))]
 
-    years = np.minimum(2015, 2016 - np.floor(rng.exponential(22.0, n_synth))).astype(
-        np.int64
-    )
+    years = np.minimum(2015, 2016 - np.floor(rng.exponential(22.0, n_synth))).astype(np.int64)
     years = np.maximum(years, 1902)
     patterns = rng.choice(len(_TITLE_PATTERN_P), size=n_synth, p=_TITLE_PATTERN_P)
     endings = rng.random(n_synth)
@@ -747,20 +746,36 @@ def _make_movies(rng: np.random.Generator, sz: Sizes) -> Movies:
         else:
             titles.append(f"{name} ({year})")
     genres = [movie.genres for movie in QUIRK_MOVIES] + _synthetic_genres(rng, n_synth)
-    quirk_years = [
-        int(m.group(1)) if (m := _YEAR_RE.search(q.title)) else 2000
-        for q in QUIRK_MOVIES
-    ]
+    quirk_years = [int(m.group(1)) if (m := _YEAR_RE.search(q.title)) else 2000 for q in QUIRK_MOVIES]
     all_years = np.concatenate([np.asarray(quirk_years, dtype=np.int64), years])
 
-    # Popularity: lognormal weights; the least popular ~2% are never rated.
-    weights = rng.lognormal(0.0, 2.2, n)
+    weights = _popularity(rng, n, max_share=MAX_MOVIE_USERS * sz.users / sz.ratings)
+    # Popular movies are rated a little higher; centred on the average rating.
+    log_w = np.log(np.where(weights > 0, weights, 1.0))
+    quality = rng.normal(0.0, 0.45, n) + 0.05 * (log_w - log_w.mean())
+    quality -= np.average(quality, weights=weights)
+    return Movies(ids, titles, genres, all_years, weights, quality)
+
+
+def _popularity(rng: np.random.Generator, n: int, max_share: float) -> np.ndarray:
+    """Share of the ratings each movie is drawn with: lognormal (heavily skewed), the
+    least popular ~2% never rated, no movie above max_share (the excess is spread over
+    the others in proportion), so that the most popular movie is rated by about half
+    of the users, as in ml-20m."""
+    weights = rng.lognormal(0.0, 2.6, n)
     n_unrated = round(UNRATED_SHARE * n)
     if n_unrated:
         weights[np.argsort(weights, kind="stable")[:n_unrated]] = 0.0
-    log_w = np.log(np.where(weights > 0, weights, 1.0))
-    quality = rng.normal(0.0, 0.45, n) + 0.08 * (log_w - log_w.mean())
-    return Movies(ids, titles, genres, all_years, weights, quality)
+    weights /= weights.sum()
+    for _ in range(100):
+        over = weights > max_share
+        if not over.any():
+            break
+        excess = (weights[over] - max_share).sum()
+        weights[over] = max_share
+        under = ~over & (weights > 0)
+        weights[under] *= 1 + excess / weights[under].sum()
+    return weights
 
 
 def _links(rng: np.random.Generator, movies: Movies) -> tuple[list[str], list[str]]:
@@ -778,7 +793,7 @@ def _links(rng: np.random.Generator, movies: Movies) -> tuple[list[str], list[st
     empty = np.zeros(n, dtype=bool)
     empty[rng.choice(n, size=max(1, round(0.0093 * n)), replace=False)] = True
     imdb_text = [f"{v:07d}" for v in imdb_of.tolist()]
-    tmdb_text = ["" if e else str(v) for v, e in zip(tmdb.tolist(), empty.tolist())]
+    tmdb_text = ["" if e else str(v) for v, e in zip(tmdb.tolist(), empty.tolist(), strict=True)]
     return imdb_text, tmdb_text
 
 
@@ -809,22 +824,62 @@ def _in_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     return haystack[pos] == needles
 
 
-def _sample_pairs(
-    rng: np.random.Generator, counts: np.ndarray, weights: np.ndarray
-) -> np.ndarray:
+class _Alias:
+    """Walker's alias table: O(1) vectorized draws of indices in proportion to weights
+    (much faster than searchsorted on a cumulative sum for tens of millions of draws).
+    Zero weights are never drawn."""
+
+    def __init__(self, weights: np.ndarray):
+        n = len(weights)
+        scaled = (weights * (n / weights.sum())).tolist()
+        self.prob = np.ones(n)
+        self.alias = np.arange(n)
+        small = [i for i, v in enumerate(scaled) if v < 1.0]
+        large = [i for i, v in enumerate(scaled) if v >= 1.0]
+        prob, alias = self.prob.tolist(), self.alias.tolist()
+        while small and large:
+            lo, hi = small.pop(), large.pop()
+            prob[lo], alias[lo] = scaled[lo], hi
+            scaled[hi] += scaled[lo] - 1.0
+            (small if scaled[hi] < 1.0 else large).append(hi)
+        for i in small:  # only rounding left: keep them, unless of zero weight
+            prob[i] = 1.0 if weights[i] > 0 else 0.0
+            if not weights[i] > 0:
+                alias[i] = int(np.argmax(weights))
+        self.prob = np.asarray(prob)
+        self.alias = np.asarray(alias, dtype=np.int64)
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        index = rng.integers(0, len(self.prob), size)
+        keep = rng.random(size) < self.prob[index]
+        return np.where(keep, index, self.alias[index])
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """np.unique for big int arrays: sort in place and drop repeats (numpy 2's hash-based
+    np.unique is several times slower here)."""
+    keys.sort()
+    if len(keys) < 2:
+        return keys
+    keep = np.empty(len(keys), dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep]
+
+
+def _sample_pairs(rng: np.random.Generator, counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Sorted int64 keys user * n_movies + movie: counts[u] distinct movies per user u,
     drawn with probability proportional to weights (zero weight: never drawn).
 
-    All draws are made in bulk; repeated pairs are dropped with np.unique and the users
-    left short draw again (more each round) until every user has their count.
+    All draws are made in bulk; repeated pairs are dropped and the users left short
+    draw again (more each round) until every user has their count.
     """
     n_movies = len(weights)
-    cdf = np.cumsum(weights)
-    cdf /= cdf[-1]
-    users = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    movies = np.searchsorted(cdf, rng.random(len(users)), side="right")
-    keys = np.unique(users * n_movies + movies)
-    del users, movies
+    table = _Alias(weights)
+    keys = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    keys *= n_movies
+    keys += table.draw(rng, len(keys))
+    keys = _sorted_unique(keys)
     deficit = counts - np.bincount(keys // n_movies, minlength=len(counts))
     extra = np.empty(0, dtype=np.int64)
     factor = 1.5
@@ -833,10 +888,8 @@ def _sample_pairs(
         if not len(short):
             break
         want = np.ceil(deficit[short] * factor).astype(np.int64) + 2
-        users = np.repeat(short, want)
-        drawn = users * n_movies + np.searchsorted(
-            cdf, rng.random(len(users)), side="right"
-        )
+        drawn = np.repeat(short, want) * n_movies
+        drawn += table.draw(rng, len(drawn))
         _, first = np.unique(drawn, return_index=True)
         drawn = drawn[np.sort(first)]  # distinct, in draw order, still grouped by user
         drawn = drawn[~(_in_sorted(keys, drawn) | _in_sorted(extra, drawn))]
@@ -849,7 +902,7 @@ def _sample_pairs(
     else:
         raise RuntimeError("could not draw distinct (user, movie) pairs")
     if len(extra):
-        keys = np.sort(np.concatenate([keys, extra]))
+        keys = np.insert(keys, np.searchsorted(keys, extra), extra)
     return keys
 
 
@@ -885,11 +938,15 @@ def _make_ratings(rng: np.random.Generator, sz: Sizes, movies: Movies) -> Rating
     del offset
     timestamps = np.minimum(timestamps, TS_MAX).astype(np.int64)
 
-    # How many stars: user generosity + movie quality + noise, whole stars before 2003-02-18.
+    # How many stars: user generosity + movie quality + left-skewed noise, and a few
+    # ratings from a movie's haters; whole stars only before 2003-02-18.
     generosity = rng.normal(0.0, 0.4, sz.users)
-    score = rng.normal(3.55, 0.85, len(user_index))
+    score = rng.gamma(2.5, 0.5, len(user_index))
+    np.subtract(3.65 + 1.25, score, out=score)
     score += generosity[user_index]
     score += movies.quality[movie_index]
+    haters = np.flatnonzero(rng.random(len(score)) < 0.04)
+    score[haters] = rng.normal(1.3, 0.7, len(haters))
     whole = timestamps < HALF_STARS_FROM
     half_stars = np.where(whole, 2 * np.rint(score), np.rint(2 * score))
     del score
@@ -907,9 +964,9 @@ def _make_ratings(rng: np.random.Generator, sz: Sizes, movies: Movies) -> Rating
 
 
 def _tag_vocabulary(rng: np.random.Generator, size: int) -> list[str]:
-    """Distinct tag strings: popular and quirk tags first, then synthetic ones in mixed
-    case; the list order is the popularity order."""
-    vocabulary = dict.fromkeys(_POPULAR_TAGS[:5] + QUIRK_TAGS + _POPULAR_TAGS[5:])
+    """size distinct tag strings: popular and quirk tags first, then synthetic ones in
+    mixed case (up to 44,000 of them); the list order is the popularity order."""
+    vocabulary = dict.fromkeys(_POPULAR_TAGS + QUIRK_TAGS)
     words, nouns = len(_TAG_WORDS), len(_TAG_NOUNS)
     space = words * nouns + words * words * nouns + nouns
     for index in rng.permutation(space).tolist():
@@ -959,7 +1016,7 @@ def _forced_tags(
         (int(tag_users[2 % n]), int(popular[3]), index["DARK COMEDY"]),
     ]
     rows += [(int(u), int(popular[4]), index[SHARED_TAG]) for u in tag_users[:5]]
-    users, movies, tags = (np.asarray(col, dtype=np.int64) for col in zip(*rows))
+    users, movies, tags = (np.asarray(col, dtype=np.int64) for col in zip(*rows, strict=True))
     return users, movies, tags
 
 
@@ -986,7 +1043,7 @@ def _tag_sessions(
 
 
 def _make_tags(
-    rng: np.random.Generator, sz: Sizes, movies: Movies, ratings: Ratings
+    rng: np.random.Generator, sz: Sizes, movies: Movies, rating_counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """(userId, movieId, tag, timestamp) sorted by user, movie, time; no user applies the
     same tag (compared trimmed and lower-cased) twice to one movie."""
@@ -1002,10 +1059,8 @@ def _make_tags(
     movie_cdf = np.cumsum(movies.weights) / movies.weights.sum()
 
     # Taggers: users picked by rating activity; their tag counts are heavy-tailed.
-    activity = ratings.counts / ratings.counts.sum()
-    tag_users = np.sort(
-        rng.choice(sz.users, size=sz.tag_users, replace=False, p=activity)
-    )
+    activity = rating_counts / rating_counts.sum()
+    tag_users = np.sort(rng.choice(sz.users, size=sz.tag_users, replace=False, p=activity))
     appetite = rng.lognormal(0.0, 2.0, sz.tag_users)
     keenest = tag_users[np.argsort(-appetite, kind="stable")]
     popular = np.argsort(-movies.weights, kind="stable")
@@ -1024,10 +1079,8 @@ def _make_tags(
         short = np.flatnonzero(want)
         if not len(short):
             break
-        batch = _tag_sessions(
-            rng, np.repeat(tag_users[short], want[short]), movie_cdf, tag_cdf
-        )
-        cols = [np.concatenate([a, b]) for a, b in zip(cols, batch)]
+        batch = _tag_sessions(rng, np.repeat(tag_users[short], want[short]), movie_cdf, tag_cdf)
+        cols = [np.concatenate([a, b]) for a, b in zip(cols, batch, strict=True)]
         key = (cols[0] * n_movies + cols[1]) * n_normal + normal[cols[2]]
         _, first = np.unique(key, return_index=True)
         first.sort()
@@ -1061,9 +1114,7 @@ def _genome_tags(rng: np.random.Generator, n: int) -> list[str]:
     return list(tags)[:n]
 
 
-def _genome_scores(
-    rng: np.random.Generator, sz: Sizes, movies: Movies
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _genome_scores(rng: np.random.Generator, sz: Sizes, movies: Movies) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(movieId, tagId, relevance in 1/4000ths) for the most popular movies x all tags."""
     chosen = np.sort(np.argsort(-movies.weights, kind="stable")[: sz.genome_movies])
     n_tags = sz.genome_tags
@@ -1082,11 +1133,21 @@ def _genome_scores(
 # --- writing -------------------------------------------------------------------------------
 
 
-def _write_rows(path: Path, header: tuple[str, ...], rows) -> None:
+def _write_rows(path: Path, name: str, rows: list) -> int:
+    """Write the header and rows with Python's csv module (quotes only where needed, as
+    the ml-20m files do); returns the number of rows."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow(HEADERS[name])
         writer.writerows(rows)
+    return len(rows)
+
+
+# Text of each value, as DuckDB list literals indexed (from 1) by the stored integer:
+# half stars 1..10 -> '0.5'..'5.0', relevance 1..4000 (1/4000ths) -> '0.00025'..'1.00000'.
+# Much faster than printf() on tens of millions of rows.
+_RATING_TEXT = "[" + ",".join(f"'{h / 2:.1f}'" for h in range(1, 11)) + "]"
+_RELEVANCE_TEXT = "[" + ",".join(f"'{q / 4000:.5f}'" for q in range(1, 4001)) + "]"
 
 
 def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str) -> None:
@@ -1095,118 +1156,102 @@ def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str) -> None:
     try:
         con.execute("set threads = 2")
         con.execute("set preserve_insertion_order = true")
+        con.execute("set enable_progress_bar = false")
         con.register("src", columns)
         target = str(path).replace("'", "''")
-        con.execute(
-            f"copy ({select}) to '{target}' (format csv, header, delimiter ',')"
-        )
+        con.execute(f"copy ({select}) to '{target}' (format csv, header, delimiter ',')")
     finally:
         con.close()
 
 
-def _log(quiet: bool, message: str) -> None:
-    if not quiet:
-        print(message, file=sys.stderr, flush=True)
+class _Progress:
+    """One short line per step on stderr: what, how many rows, how long."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.clock = time.perf_counter()
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def step(self, what: str, rows: int | None = None) -> None:
+        now = time.perf_counter()
+        count = f"{rows:>12,} rows" if rows is not None else " " * 17
+        self.say(f"  {what:<18} {count}  {now - self.clock:6.1f} s")
+        self.clock = now
 
 
-def generate(
-    out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool = False
-) -> dict[str, int]:
+def generate(out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool = False) -> dict[str, int]:
     """Write the six files into out_dir (created if missing); returns rows per file.
 
-    Progress goes to stderr unless quiet. ValueError for a bad scale or seed; OSError
-    when out_dir cannot be written.
+    Each file is first written as out_dir/.<name>.<pid>.tmp; the six are renamed into
+    place only when all are complete (genome-scores.csv last), and the temporary files
+    are removed if anything fails. Progress goes to stderr unless quiet. ValueError for
+    a bad scale or seed; OSError when out_dir cannot be written.
     """
+    scale = check_scale(scale)
     sz = sizes(scale)
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    streams = [
+    # One independent stream per part, so a change to one part leaves the others alone.
+    movie_rng, link_rng, rating_rng, tag_rng, genome_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)
-    ]
-    temps: dict[str, Path] = {}
-
-    def temp_for(name: str) -> Path:
-        handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-        os.close(handle)
-        temps[name] = Path(tmp)
-        return temps[name]
-
+    )
+    progress = _Progress(quiet)
+    temps = {name: out / f".{name}.{os.getpid()}.tmp" for name in FILES}
     counts: dict[str, int] = {}
     try:
-        clock = time.perf_counter()
+        progress.say(f"generating scale {scale:g} seed {seed} into {out}")
+        movies = _make_movies(movie_rng, sz)
+        rows = list(zip(movies.ids.tolist(), movies.titles, movies.genres, strict=True))
+        counts["movies.csv"] = _write_rows(temps["movies.csv"], "movies.csv", rows)
+        progress.step("movies.csv", counts["movies.csv"])
 
-        def done(name: str, rows: int) -> None:
-            nonlocal clock
-            counts[name] = rows
-            now = time.perf_counter()
-            _log(quiet, f"  {name:<18} {rows:>12,} rows  {now - clock:6.1f} s")
-            clock = now
+        imdb, tmdb = _links(link_rng, movies)
+        rows = list(zip(movies.ids.tolist(), imdb, tmdb, strict=True))
+        counts["links.csv"] = _write_rows(temps["links.csv"], "links.csv", rows)
+        progress.step("links.csv", counts["links.csv"])
 
-        _log(quiet, f"generating scale {scale:g} seed {seed} into {out}")
-        movies = _make_movies(streams[0], sz)
-        _write_rows(
-            temp_for("movies.csv"),
-            HEADERS["movies.csv"],
-            zip(movies.ids.tolist(), movies.titles, movies.genres),
-        )
-        done("movies.csv", len(movies.ids))
+        ratings = _make_ratings(rating_rng, sz, movies)
+        progress.step("(ratings drawn)")
+        columns = {
+            "u": ratings.users,
+            "m": ratings.movies,
+            "h": ratings.half_stars,
+            "t": ratings.timestamps,
+        }
+        select = f"select u as userId, m as movieId, {_RATING_TEXT}[h] as rating, t as timestamp from src"
+        _copy_csv(temps["ratings.csv"], columns, select)
+        counts["ratings.csv"] = len(ratings.users)
+        progress.step("ratings.csv", counts["ratings.csv"])
+        rating_counts = ratings.counts
+        del ratings, columns
 
-        imdb, tmdb = _links(streams[1], movies)
-        _write_rows(
-            temp_for("links.csv"),
-            HEADERS["links.csv"],
-            zip(movies.ids.tolist(), imdb, tmdb),
-        )
-        done("links.csv", len(imdb))
+        users, tag_movies, texts, times = _make_tags(tag_rng, sz, movies, rating_counts)
+        rows = list(zip(users.tolist(), tag_movies.tolist(), texts, times.tolist(), strict=True))
+        counts["tags.csv"] = _write_rows(temps["tags.csv"], "tags.csv", rows)
+        progress.step("tags.csv", counts["tags.csv"])
+        del users, tag_movies, texts, times
 
-        genome_tags = _genome_tags(streams[4], sz.genome_tags)
-        _write_rows(
-            temp_for("genome-tags.csv"),
-            HEADERS["genome-tags.csv"],
-            enumerate(genome_tags, start=1),
-        )
-        done("genome-tags.csv", len(genome_tags))
+        genome_tags = _genome_tags(genome_rng, sz.genome_tags)
+        rows = list(enumerate(genome_tags, start=1))
+        counts["genome-tags.csv"] = _write_rows(temps["genome-tags.csv"], "genome-tags.csv", rows)
+        progress.step("genome-tags.csv", counts["genome-tags.csv"])
 
-        ratings = _make_ratings(streams[2], sz, movies)
-        users, tag_movies, tag_texts, tag_times = _make_tags(
-            streams[3], sz, movies, ratings
-        )
-        _write_rows(
-            temp_for("tags.csv"),
-            HEADERS["tags.csv"],
-            zip(users.tolist(), tag_movies.tolist(), tag_texts, tag_times.tolist()),
-        )
-        done("tags.csv", len(tag_texts))
-        del users, tag_movies, tag_texts, tag_times
+        movie_ids, tag_ids, quarters = _genome_scores(genome_rng, sz, movies)
+        select = f"select m as movieId, t as tagId, {_RELEVANCE_TEXT}[q] as relevance from src"
+        columns = {"m": movie_ids, "t": tag_ids, "q": quarters}
+        _copy_csv(temps["genome-scores.csv"], columns, select)
+        counts["genome-scores.csv"] = len(movie_ids)
+        progress.step("genome-scores.csv", counts["genome-scores.csv"])
+        del movie_ids, tag_ids, quarters, columns
 
-        _copy_csv(
-            temp_for("ratings.csv"),
-            {
-                "u": ratings.users,
-                "m": ratings.movies,
-                "h": ratings.half_stars,
-                "t": ratings.timestamps,
-            },
-            "select u as userId, m as movieId, printf('%.1f', h / 2) as rating,"
-            " t as timestamp from src",
-        )
-        done("ratings.csv", len(ratings.users))
-        del ratings
-
-        movie_ids, tag_ids, quarters = _genome_scores(streams[4], sz, movies)
-        _copy_csv(
-            temp_for("genome-scores.csv"),
-            {"m": movie_ids, "t": tag_ids, "q": quarters},
-            "select m as movieId, t as tagId, printf('%.5f', q / 4000) as relevance from src",
-        )
-        done("genome-scores.csv", len(movie_ids))
-        del movie_ids, tag_ids, quarters
-
-        # All six are complete: move them into place, genome-scores.csv last.
-        for name in sorted(temps, key=lambda n: n == "genome-scores.csv"):
-            os.chmod(temps[name], 0o644)
+        # All six are complete: move them into place. genome-scores.csv goes last, as
+        # `make data` takes ratings.csv and genome-scores.csv as the sign of a full set.
+        for name in sorted(FILES, key=lambda name: name == "genome-scores.csv"):
             os.replace(temps[name], out / name)
     finally:
         for tmp in temps.values():
@@ -1241,6 +1286,10 @@ def _seed_arg(text: str) -> int:
     return value
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(
         prog="generate_movielens",
@@ -1252,14 +1301,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.01,
         help="fraction of ml-20m size, 0 < scale <= 1 (default 0.01)",
     )
-    parser.add_argument(
-        "--seed", type=_seed_arg, default=42, help="random seed (default 42)"
-    )
-    parser.add_argument(
-        "--out", help="output folder (default data/generated/sf<scale>)", default=None
-    )
+    parser.add_argument("--seed", type=_seed_arg, default=42, help="random seed (default 42)")
+    parser.add_argument("--out", help="output folder (default data/generated/sf<scale>)", default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, message printed)
+        return exc.code if isinstance(exc.code, int) else 2
     out = Path(args.out if args.out else f"data/generated/sf{args.scale:g}")
     prog = parser.prog
     try:
@@ -1269,11 +1317,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         print(
-            f"{prog}: error: cannot write to output folder {str(out)!r} ({reason}):"
-            " pass a writable folder with --out",
+            f"{prog}: error: cannot write to output folder {str(out)!r} ({reason}): pass a writable folder with --out",
             file=sys.stderr,
         )
         return 2
+    # A termination request unwinds like Ctrl-C, so the temporary files are removed.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         generate(out, args.scale, args.seed, quiet=args.quiet)
     except OSError as exc:
@@ -1285,6 +1334,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
