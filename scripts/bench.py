@@ -76,9 +76,13 @@ def dbt_env(db: Path, raw_root: str, target_path: Path, s3_endpoint: str | None 
     )
     if s3_endpoint:
         env.update(
-            AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
-            DUCKDB_S3_ENDPOINT=s3_endpoint.removeprefix("http://"), DUCKDB_S3_URL_STYLE="path",
-            DUCKDB_S3_USE_SSL="false", S3_ENDPOINT_URL=s3_endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_REGION="us-east-1",
+            DUCKDB_S3_ENDPOINT=s3_endpoint.removeprefix("http://"),
+            DUCKDB_S3_URL_STYLE="path",
+            DUCKDB_S3_USE_SSL="false",
+            S3_ENDPOINT_URL=s3_endpoint,
         )
     return env
 
@@ -96,13 +100,20 @@ def prepare(scale: float, seed: int) -> tuple[Path, Path]:
     """Generate the data if absent and land it in a local folder; returns (data dir, landing)."""
     data = ROOT / "data" / "generated" / f"sf{scale:g}"
     if not (data / "ratings.csv").is_file() or not (data / "genome-scores.csv").is_file():
-        subprocess.run([PY, "-m", "scripts.generate_movielens", "--scale", str(scale), "--seed", str(seed),
-                        "--out", str(data)], cwd=ROOT, check=True)
+        subprocess.run(
+            [PY, "-m", "scripts.generate_movielens", "--scale", str(scale), "--seed", str(seed), "--out", str(data)],
+            cwd=ROOT,
+            check=True,
+        )
     landing = WORK / "landing"
     if landing.exists():
         shutil.rmtree(landing)
-    subprocess.run([PY, "-m", "scripts.upload", "--src", str(data), "--dest", str(landing), "--batch", "0",
-                    "--hardlink"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PY, "-m", "scripts.upload", "--src", str(data), "--dest", str(landing), "--batch", "0", "--hardlink"],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return data, landing
 
 
@@ -118,8 +129,11 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
             "peak_rss_mib": max(s["peak_rss_mib"] for s in samples),
             "models_s": models or {},
         }
-        print(f"bench: {step}: median {results[step]['wall_s']:.2f} s "
-              f"(runs {results[step]['wall_s_runs']}), peak {results[step]['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+        print(
+            f"bench: {step}: median {results[step]['wall_s']:.2f} s "
+            f"(runs {results[step]['wall_s_runs']}), peak {results[step]['peak_rss_mib']:.0f} MiB",
+            file=sys.stderr,
+        )
 
     db = WORK / "bench.duckdb"
     tp = WORK / "target"
@@ -132,9 +146,11 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
         sql = (ROOT / "scripts" / "bench_reference.sql").read_text().replace("{root}", str(landing))
         script = WORK / "reference.sql"
         script.write_text(sql)
-        code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-                "con.execute(\"set threads = 2; set preserve_insertion_order = false\"); "
-                "con.execute(open(sys.argv[2]).read())")
+        code = (
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+            'con.execute("set threads = 2; set preserve_insertion_order = false"); '
+            "con.execute(open(sys.argv[2]).read())"
+        )
         samples = []
         for _ in range(runs):
             fresh()
@@ -171,8 +187,13 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
         try:
             import boto3
 
-            client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                                  aws_secret_access_key="testing", region_name="us-east-1")
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name="us-east-1",
+            )
             client.create_bucket(Bucket="bench")
             upload.upload_dir(data, "s3://bench/movielens/raw", batch=0, client=client, stream=open(os.devnull, "w"))
             samples = []
@@ -181,12 +202,32 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
                 samples.append(timed([DBT, "build"], s3_env))
             record("build-s3", samples, model_times(tp))
         finally:
-            subprocess.run([PY, "-m", "scripts.s3_local", "stop", "--port", str(port), "--state-dir", str(state)],
-                           cwd=ROOT, capture_output=True)
+            subprocess.run(
+                [PY, "-m", "scripts.s3_local", "stop", "--port", str(port), "--state-dir", str(state)],
+                cwd=ROOT,
+                capture_output=True,
+            )
 
     if "incremental" in steps or "rerun" in steps:
-        subprocess.run([PY, "-m", "scripts.deliver", "--src", str(data), "--dest", str(landing), "--size-pct", "1",
-                        "--state-dir", str(WORK / "deliveries"), "--seed", "1"], cwd=ROOT, check=True)
+        subprocess.run(
+            [
+                PY,
+                "-m",
+                "scripts.deliver",
+                "--src",
+                str(data),
+                "--dest",
+                str(landing),
+                "--size-pct",
+                "1",
+                "--state-dir",
+                str(WORK / "deliveries"),
+                "--seed",
+                "1",
+            ],
+            cwd=ROOT,
+            check=True,
+        )
         inc, rerun = [], []
         for _ in range(runs):
             shutil.copy(built, db)

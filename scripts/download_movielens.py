@@ -68,19 +68,14 @@ def parse_md5(text: str) -> str:
 def verify_md5(path: str | os.PathLike, expected: str) -> None:
     actual = md5_file(path)
     if actual != expected.lower():
-        raise ChecksumMismatch(
-            f"{path} has MD5 {actual} but GroupLens publishes {expected}: the file "
-            "is damaged"
-        )
+        raise ChecksumMismatch(f"{path} has MD5 {actual} but GroupLens publishes {expected}: the file is damaged")
 
 
 def _fetch(url: str, timeout: float) -> urllib.request.addinfourl:
     try:
         return urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as exc:
-        raise DownloadError(
-            f"cannot download {url}: HTTP {exc.code} {exc.reason}: check --url"
-        ) from None
+        raise DownloadError(f"cannot download {url}: HTTP {exc.code} {exc.reason}: check --url") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(
@@ -108,9 +103,7 @@ def download(url: str, target: Path, timeout: float = 30, stream=None) -> None:
                         stream.write(f"  {target.name}  {seen / MIB:,.1f} MiB{pct}\n")
                         stream.flush()
         except (OSError, TimeoutError) as exc:
-            raise DownloadError(
-                f"download of {url} broke off ({exc}): run again to retry"
-            ) from None
+            raise DownloadError(f"download of {url} broke off ({exc}): run again to retry") from None
     os.replace(partial, target)
 
 
@@ -136,15 +129,12 @@ def extract(zip_path: str | os.PathLike, dest: str | os.PathLike) -> Path:
                     raise DownloadError(f"{zip_path} holds an unsafe path {name!r}")
             archive.extractall(dest, members)
     except zipfile.BadZipFile:
-        raise DownloadError(
-            f"{zip_path} is not a zip file: delete it and run again"
-        ) from None
+        raise DownloadError(f"{zip_path} is not a zip file: delete it and run again") from None
     folder = dest / FOLDER
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
         raise DownloadError(
-            f"{zip_path} has no {FOLDER}/{missing[0]}: it is not MovieLens 20M; "
-            "delete it and run again"
+            f"{zip_path} has no {FOLDER}/{missing[0]}: it is not MovieLens 20M; delete it and run again"
         )
     return folder
 
@@ -188,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         help="parent folder of ml-20m/ (default data)",
     )
     parser.add_argument("--url", default=URL, help="archive URL (default GroupLens)")
-    parser.add_argument(
-        "--timeout", type=float, default=30, help="network timeout in s (default 30)"
-    )
+    parser.add_argument("--timeout", type=float, default=30, help="network timeout in s (default 30)")
     args = parser.parse_args(argv)
     try:
         folder, downloaded = fetch_movielens(args.out, args.url, args.timeout)
@@ -200,9 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; run again to resume", file=sys.stderr)
         return 130
-    print(
-        f"{'downloaded' if downloaded else 'already there:'} MovieLens 20M in {folder}"
-    )
+    print(f"{'downloaded' if downloaded else 'already there:'} MovieLens 20M in {folder}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Checks the environment for `make prod` and prints the account set-up SQL for `make prod-setup`.
 
-    python -m scripts.prod_check            # exit 1 listing every missing variable
-    python -m scripts.prod_check --setup-sql  # print scripts/snowflake_setup.sql filled in
+python -m scripts.prod_check            # exit 1 listing every missing variable
+python -m scripts.prod_check --setup-sql  # print scripts/snowflake_setup.sql filled in
 """
 
 from __future__ import annotations
@@ -55,8 +55,13 @@ def missing(env: dict[str, str]) -> list[str]:
 
 
 def setup_sql(env: dict[str, str]) -> str:
-    values = {**DEFAULTS, "SNOWFLAKE_RAW_DATABASE": "RAW", "SNOWFLAKE_STORAGE_INTEGRATION": "MOVIELENS_S3",
-              "SNOWFLAKE_USER": "<your user>", "SNOWFLAKE_STORAGE_AWS_ROLE_ARN": "arn:aws:iam::<account>:role/<role>"}
+    values = {
+        **DEFAULTS,
+        "SNOWFLAKE_RAW_DATABASE": "RAW",
+        "SNOWFLAKE_STORAGE_INTEGRATION": "MOVIELENS_S3",
+        "SNOWFLAKE_USER": "<your user>",
+        "SNOWFLAKE_STORAGE_AWS_ROLE_ARN": "arn:aws:iam::<account>:role/<role>",
+    }
     values.update({k: v for k, v in env.items() if v})
     return string.Template(SETUP_SQL.read_text(encoding="utf-8")).safe_substitute(values)
 

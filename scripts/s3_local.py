@@ -160,14 +160,10 @@ def start_server(
             return proc.pid, True
         time.sleep(0.1)
     stop_server(port, state_dir)
-    raise LocalS3Error(
-        f"moto did not answer on port {port} within {timeout:.0f} s: see {logf}"
-    )
+    raise LocalS3Error(f"moto did not answer on port {port} within {timeout:.0f} s: see {logf}")
 
 
-def stop_server(
-    port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT_STATE_DIR
-) -> int | None:
+def stop_server(port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT_STATE_DIR) -> int | None:
     """Stop the server named by the pid file; returns its pid, None if none was running."""
     pidf = pid_file(Path(state_dir), port)
     pid = _read_pid(pidf)
@@ -244,9 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["start", "stop", "status", "ensure-bucket"],
         help="what to do",
     )
-    parser.add_argument(
-        "--port", type=int, help="port (default $S3_LOCAL_PORT or 5555)"
-    )
+    parser.add_argument("--port", type=int, help="port (default $S3_LOCAL_PORT or 5555)")
     parser.add_argument(
         "--state-dir",
         default=str(DEFAULT_STATE_DIR),

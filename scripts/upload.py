@@ -63,9 +63,7 @@ SHA256_METADATA_KEY = "sha256"
 
 CREDENTIAL_ERRORS = {
     "InvalidAccessKeyId": "AWS_ACCESS_KEY_ID was rejected (InvalidAccessKeyId)",
-    "SignatureDoesNotMatch": (
-        "AWS_SECRET_ACCESS_KEY does not match AWS_ACCESS_KEY_ID (SignatureDoesNotMatch)"
-    ),
+    "SignatureDoesNotMatch": ("AWS_SECRET_ACCESS_KEY does not match AWS_ACCESS_KEY_ID (SignatureDoesNotMatch)"),
     "ExpiredToken": "the credentials have expired (ExpiredToken)",
     "TokenRefreshRequired": "the credentials have expired (TokenRefreshRequired)",
     "InvalidToken": "AWS_SESSION_TOKEN was rejected (InvalidToken)",
@@ -101,9 +99,7 @@ def s3_client(connect_timeout: int = 5, max_attempts: int = 2):
         s3={"addressing_style": "path"} if endpoint else {},
     )
     try:
-        return boto3.client(
-            "s3", endpoint_url=endpoint, region_name=conf["region"], config=config
-        )
+        return boto3.client("s3", endpoint_url=endpoint, region_name=conf["region"], config=config)
     except ValueError as exc:
         raise UploadError(
             f"S3_ENDPOINT_URL={endpoint!r} is not a valid URL ({exc}): "
@@ -142,10 +138,7 @@ def describe_s3_error(exc: Exception, bucket: str) -> str:
                 f"cannot reach S3_ENDPOINT_URL={endpoint}: start the local server "
                 "(make s3) or fix S3_ENDPOINT_URL (unset it to use AWS)"
             )
-        return (
-            f"cannot reach AWS S3 ({exc}): check the network, or set S3_ENDPOINT_URL "
-            "to use a local server"
-        )
+        return f"cannot reach AWS S3 ({exc}): check the network, or set S3_ENDPOINT_URL to use a local server"
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return (
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
@@ -173,9 +166,7 @@ def describe_s3_error(exc: Exception, bucket: str) -> str:
                 "on it"
             )
         message = error.get("Message") or exc
-        return (
-            f"S3 refused the request on bucket {bucket!r} {where} ({code}: {message})"
-        )
+        return f"S3 refused the request on bucket {bucket!r} {where} ({code}: {message})"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"S3 request on bucket {bucket!r} failed: {exc}"
     raise exc
@@ -220,21 +211,15 @@ def parse_dest(dest: str | os.PathLike | None) -> tuple[str, str, str]:
     if text.startswith("s3://"):
         bucket, _, prefix = text[len("s3://") :].partition("/")
         if not bucket:
-            raise UploadError(
-                f"--dest {text!r} names no bucket: use s3://bucket/prefix"
-            )
+            raise UploadError(f"--dest {text!r} names no bucket: use s3://bucket/prefix")
         return "s3", bucket, prefix.strip("/")
     if "://" in text:
-        raise UploadError(
-            f"--dest {text!r} is neither s3://bucket/prefix nor a local folder"
-        )
+        raise UploadError(f"--dest {text!r} is neither s3://bucket/prefix nor a local folder")
     return "local", text, ""
 
 
 def _existing_batches(names: list[str]) -> list[int]:
-    found = (
-        re.fullmatch(r"batch=(\d+)", n.strip("/").rsplit("/", 1)[-1]) for n in names
-    )
+    found = (re.fullmatch(r"batch=(\d+)", n.strip("/").rsplit("/", 1)[-1]) for n in names)
     return [int(m.group(1)) for m in found if m]
 
 
@@ -243,9 +228,7 @@ def _next_batch_s3(client, bucket: str, prefix: str) -> int:
     for table in TABLES:
         table_prefix = "/".join(p for p in (prefix, table) if p) + "/"
         try:
-            pages = client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=table_prefix, Delimiter="/"
-            )
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=table_prefix, Delimiter="/")
             for page in pages:
                 names = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
                 batches += _existing_batches(names)
@@ -336,10 +319,7 @@ def _plan(src: Path, tables: list[str]) -> list[dict]:
     for table in tables:
         path = src / TABLES[table]
         if not path.is_file():
-            raise UploadError(
-                f"missing {path} (table {table}): add the file or leave the table out "
-                "with --tables"
-            )
+            raise UploadError(f"missing {path} (table {table}): add the file or leave the table out with --tables")
         plan.append({"table": table, "path": path, "size": path.stat().st_size})
     return plan
 
@@ -463,9 +443,7 @@ def _copy_local(plan, root: Path, batch: int, hardlink: bool, stream) -> dict:
                 shutil.copystat(item["path"], partial)
             os.replace(partial, target)
         except OSError as exc:
-            raise UploadError(
-                f"cannot write {target} ({exc.strerror}): check --dest {root}"
-            ) from None
+            raise UploadError(f"cannot write {target} ({exc.strerror}): check --dest {root}") from None
         progress.finish()
         result["uploaded"].append(str(target))
         result["bytes_uploaded"] += item["size"]
@@ -496,9 +474,7 @@ def upload_dir(
         raise UploadError(f"--batch {batch} is out of range: use 0 to 9999")
     unknown = sorted(set(tables or []) - set(TABLES))
     if unknown:
-        raise UploadError(
-            f"unknown table {unknown[0]!r}: use some of {', '.join(TABLES)}"
-        )
+        raise UploadError(f"unknown table {unknown[0]!r}: use some of {', '.join(TABLES)}")
     chosen = [
         t
         for t in TABLES
@@ -508,9 +484,7 @@ def upload_dir(
     kind, where, prefix = parse_dest(dest)
     if kind == "local":
         return _copy_local(plan, Path(where), batch, hardlink, stream)
-    transfer_config = TransferConfig(
-        multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize
-    )
+    transfer_config = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize)
     return _upload_s3(plan, where, prefix, batch, transfer_config, client, stream)
 
 
@@ -526,9 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m scripts.upload",
         description="Land the MovieLens CSV files as <dest>/<table>/batch=<NNNN>/<file>.",
     )
-    parser.add_argument(
-        "--src", required=True, help="folder holding movies.csv, ratings.csv, ..."
-    )
+    parser.add_argument("--src", required=True, help="folder holding movies.csv, ratings.csv, ...")
     parser.add_argument(
         "--dest",
         help="s3://bucket/prefix or a local folder (default s3://$S3_BUCKET/$S3_PREFIX)",

@@ -88,8 +88,6 @@ def s3_env(moto_server, monkeypatch, tmp_path):
 @pytest.fixture
 def s3_bucket(s3_env, monkeypatch):
     name = f"test-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_env, region_name="us-east-1").create_bucket(
-        Bucket=name
-    )
+    boto3.client("s3", endpoint_url=s3_env, region_name="us-east-1").create_bucket(Bucket=name)
     monkeypatch.setenv("S3_BUCKET", name)
     return name

@@ -9,16 +9,24 @@ from tests.dbt_runner import ROOT
 def test_every_missing_setting_is_listed_at_once():
     problems = prod_check.missing({})
     text = "\n".join(problems)
-    for name in ["SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_RAW_DATABASE",
-                 "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD", "SNOWFLAKE_STORAGE_INTEGRATION"]:
+    for name in [
+        "SNOWFLAKE_ACCOUNT",
+        "SNOWFLAKE_USER",
+        "SNOWFLAKE_RAW_DATABASE",
+        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD",
+        "SNOWFLAKE_STORAGE_INTEGRATION",
+    ]:
         assert name in text
     assert len(problems) == 5
 
 
 def test_complete_settings_pass_and_partial_stage_keys_do_not():
     env = {
-        "SNOWFLAKE_ACCOUNT": "xy1", "SNOWFLAKE_USER": "u", "SNOWFLAKE_RAW_DATABASE": "RAW",
-        "SNOWFLAKE_PRIVATE_KEY_PATH": "/k.p8", "SNOWFLAKE_STORAGE_INTEGRATION": "S3INT",
+        "SNOWFLAKE_ACCOUNT": "xy1",
+        "SNOWFLAKE_USER": "u",
+        "SNOWFLAKE_RAW_DATABASE": "RAW",
+        "SNOWFLAKE_PRIVATE_KEY_PATH": "/k.p8",
+        "SNOWFLAKE_STORAGE_INTEGRATION": "S3INT",
     }
     assert prod_check.missing(env) == []
     env = {**env, "SNOWFLAKE_STORAGE_INTEGRATION": "", "SNOWFLAKE_STAGE_AWS_KEY_ID": "key"}

@@ -45,9 +45,7 @@ def make_src(folder: Path, **overrides: str) -> Path:
     return folder
 
 
-def run_cli(
-    module: str, *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess:
+def run_cli(module: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run `python -m <module>` as a user would, in the test's environment."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
@@ -86,9 +84,7 @@ def test_upload_lands_every_file_at_its_exact_key(s3_bucket, tmp_path):
     client = upload.s3_client()
     expected = {f"{PREFIX}/{t}/batch=0000/{f}" for t, f in upload.TABLES.items() if t not in upload.OPTIONAL_TABLES}
     assert set(keys_of(client, s3_bucket)) == expected
-    assert sorted(result["uploaded"]) == sorted(
-        f"s3://{s3_bucket}/{k}" for k in expected
-    )
+    assert sorted(result["uploaded"]) == sorted(f"s3://{s3_bucket}/{k}" for k in expected)
     assert result["skipped"] == []
     key = f"{PREFIX}/ratings/batch=0000/ratings.csv"
     body = client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
@@ -102,23 +98,15 @@ def test_explicit_dest_and_tables_subset(s3_bucket, tmp_path):
     src.mkdir()
     (src / "ratings.csv").write_text(CSV_FILES["ratings.csv"])
 
-    result = upload.upload_dir(
-        src, f"s3://{s3_bucket}/other/prefix/", batch=3, tables=["ratings"]
-    )
+    result = upload.upload_dir(src, f"s3://{s3_bucket}/other/prefix/", batch=3, tables=["ratings"])
 
-    assert result["uploaded"] == [
-        f"s3://{s3_bucket}/other/prefix/ratings/batch=0003/ratings.csv"
-    ]
-    assert set(keys_of(upload.s3_client(), s3_bucket)) == {
-        "other/prefix/ratings/batch=0003/ratings.csv"
-    }
+    assert result["uploaded"] == [f"s3://{s3_bucket}/other/prefix/ratings/batch=0003/ratings.csv"]
+    assert set(keys_of(upload.s3_client(), s3_bucket)) == {"other/prefix/ratings/batch=0003/ratings.csv"}
 
 
 def test_second_upload_sends_nothing(s3_bucket, tmp_path):
     client = upload.s3_client()
-    client.put_bucket_versioning(
-        Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"}
-    )
+    client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     src = make_src(tmp_path / "sf")
     upload.upload_dir(src)
     before = keys_of(client, s3_bucket)
@@ -129,9 +117,7 @@ def test_second_upload_sends_nothing(s3_bucket, tmp_path):
     assert result["uploaded"] == []
     assert len(result["skipped"]) == 6
     after = keys_of(client, s3_bucket)
-    assert {k: v["LastModified"] for k, v in after.items()} == {
-        k: v["LastModified"] for k, v in before.items()
-    }
+    assert {k: v["LastModified"] for k, v in after.items()} == {k: v["LastModified"] for k, v in before.items()}
     versions = client.list_object_versions(Bucket=s3_bucket)["Versions"]
     assert len(versions) == 6  # a re-sent object would have made a second version
 
@@ -142,27 +128,19 @@ def test_large_file_goes_multipart_and_round_trips(s3_bucket, tmp_path):
     assert 5 * 2**20 < len(text) <= 10 * 2**20  # two 5 MiB parts
     src = make_src(tmp_path / "sf", **{"ratings.csv": text})
 
-    result = upload.upload_dir(
-        src, multipart_threshold=2**20, multipart_chunksize=5 * 2**20
-    )
+    result = upload.upload_dir(src, multipart_threshold=2**20, multipart_chunksize=5 * 2**20)
 
     client = upload.s3_client()
     key = f"{PREFIX}/ratings/batch=0000/ratings.csv"
     assert f"s3://{s3_bucket}/{key}" in result["uploaded"]
     head = client.head_object(Bucket=s3_bucket, Key=key)
     assert head["ETag"].strip('"').endswith("-2")
-    assert (
-        client.head_object(Bucket=s3_bucket, Key=key, PartNumber=1)["PartsCount"] == 2
-    )
+    assert client.head_object(Bucket=s3_bucket, Key=key, PartNumber=1)["PartsCount"] == 2
     assert client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == text.encode()
-    small = client.head_object(
-        Bucket=s3_bucket, Key=f"{PREFIX}/movies/batch=0000/movies.csv"
-    )
+    small = client.head_object(Bucket=s3_bucket, Key=f"{PREFIX}/movies/batch=0000/movies.csv")
     assert "-" not in small["ETag"]
     # the multipart ETag is not an MD5 of the file: idempotency must still hold
-    again = upload.upload_dir(
-        src, multipart_threshold=2**20, multipart_chunksize=5 * 2**20
-    )
+    again = upload.upload_dir(src, multipart_threshold=2**20, multipart_chunksize=5 * 2**20)
     assert again["uploaded"] == [] and len(again["skipped"]) == 6
 
 
@@ -188,9 +166,7 @@ def test_changed_file_in_existing_batch_is_refused(s3_bucket, tmp_path):
 
     # the fix the message names: a new batch beside the old one
     result = upload.upload_dir(src, batch=1, tables=["ratings"])
-    assert result["uploaded"] == [
-        f"s3://{s3_bucket}/{PREFIX}/ratings/batch=0001/ratings.csv"
-    ]
+    assert result["uploaded"] == [f"s3://{s3_bucket}/{PREFIX}/ratings/batch=0001/ratings.csv"]
     assert len(keys_of(client, s3_bucket)) == 7
 
 
@@ -201,9 +177,7 @@ def test_cli_prints_a_summary_and_progress(s3_bucket, tmp_path):
     second = run_cli("scripts.upload", "--src", str(src))
 
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == (
-        f"uploaded 6, skipped 0 (already there) -> s3://{s3_bucket}/{PREFIX} batch=0000"
-    )
+    assert first.stdout.strip() == (f"uploaded 6, skipped 0 (already there) -> s3://{s3_bucket}/{PREFIX} batch=0000")
     assert "ratings.csv" in first.stderr and "(100%)" in first.stderr
     assert second.returncode == 0
     assert second.stdout.startswith("uploaded 0, skipped 6 (already there)")
@@ -229,9 +203,7 @@ def test_cli_missing_bucket(s3_env, tmp_path, monkeypatch):
     assert "make s3" in line
 
 
-def test_cli_unreachable_endpoint_fails_fast(
-    s3_bucket, tmp_path, monkeypatch, unused_port
-):
+def test_cli_unreachable_endpoint_fails_fast(s3_bucket, tmp_path, monkeypatch, unused_port):
     endpoint = f"http://127.0.0.1:{unused_port}"
     monkeypatch.setenv("S3_ENDPOINT_URL", endpoint)
     src = make_src(tmp_path / "sf")
@@ -263,9 +235,7 @@ def test_cli_malformed_endpoint(s3_bucket, tmp_path, monkeypatch):
         ("no-permission", ["access denied", "'iam-landing'", "AWS_ACCESS_KEY_ID"]),
     ],
 )
-def test_cli_rejected_credentials(
-    moto_iam_server, s3_env, tmp_path, monkeypatch, keys, needles
-):
+def test_cli_rejected_credentials(moto_iam_server, s3_env, tmp_path, monkeypatch, keys, needles):
     server = moto_iam_server
     key_id, secret = {
         "unknown": ("testing", "testing"),
@@ -287,9 +257,7 @@ def test_expired_token_message_names_the_settings():
     # moto cannot expire a token; the mapping of the error code is checked directly
     import botocore.exceptions
 
-    error = botocore.exceptions.ClientError(
-        {"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "ListObjectsV2"
-    )
+    error = botocore.exceptions.ClientError({"Error": {"Code": "ExpiredToken", "Message": "expired"}}, "ListObjectsV2")
     line = upload.describe_s3_error(error, "movielens-landing")
     assert "ExpiredToken" in line and "AWS_SESSION_TOKEN" in line
     assert "\n" not in line
@@ -322,9 +290,7 @@ def test_local_dest_same_layout_and_rules(tmp_path):
     assert target.read_text() == CSV_FILES["ratings.csv"]
 
     newer = upload.upload_dir(src, landing, batch=1, tables=["ratings"])
-    assert newer["uploaded"] == [
-        str(landing / "ratings" / "batch=0001" / "ratings.csv")
-    ]
+    assert newer["uploaded"] == [str(landing / "ratings" / "batch=0001" / "ratings.csv")]
 
 
 def test_local_dest_hardlink(tmp_path):
@@ -355,9 +321,7 @@ def httpfs_extension() -> Path:
     import duckdb_extension_httpfs
 
     package = Path(duckdb_extension_httpfs.__file__).parent
-    found = sorted(
-        package.glob(f"extensions/v{duckdb.__version__}/httpfs.duckdb_extension")
-    )
+    found = sorted(package.glob(f"extensions/v{duckdb.__version__}/httpfs.duckdb_extension"))
     assert found, f"no httpfs extension for duckdb {duckdb.__version__} in {package}"
     return found[0]
 
@@ -374,8 +338,7 @@ def test_duckdb_reads_the_landed_csv_over_s3(s3_bucket, s3_env, tmp_path):
         f"REGION 'us-east-1', ENDPOINT '{host_port}', URL_STYLE 'path', USE_SSL false)"
     )
     rows = con.execute(
-        "select filename, count(*) from read_csv(?, filename=true) "
-        "group by filename order by filename",
+        "select filename, count(*) from read_csv(?, filename=true) group by filename order by filename",
         [f"s3://{s3_bucket}/{PREFIX}/ratings/*/*.csv"],
     ).fetchall()
 
@@ -461,9 +424,7 @@ def test_parse_and_verify_md5(tmp_path):
 def test_download_verifies_unzips_and_then_skips(file_server, tmp_path, capsys):
     www, base = file_server
     data = make_movielens_zip(www / "ml-20m.zip")
-    (www / "ml-20m.zip.md5").write_text(
-        f"MD5 (ml-20m.zip) = {hashlib.md5(data).hexdigest()}\n"
-    )
+    (www / "ml-20m.zip.md5").write_text(f"MD5 (ml-20m.zip) = {hashlib.md5(data).hexdigest()}\n")
     dest = tmp_path / "data"
     args = ["--out", str(dest), "--url", f"{base}/ml-20m.zip"]
 
@@ -486,10 +447,7 @@ def test_download_with_wrong_md5_is_deleted(file_server, tmp_path, capsys):
     (www / "ml-20m.zip.md5").write_text(f"MD5 (ml-20m.zip) = {'0' * 32}\n")
     dest = tmp_path / "data"
 
-    assert (
-        download_movielens.main(["--dest", str(dest), "--url", f"{base}/ml-20m.zip"])
-        == 1
-    )
+    assert download_movielens.main(["--dest", str(dest), "--url", f"{base}/ml-20m.zip"]) == 1
 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and err[-1].startswith("error:") and "MD5" in err[-1]

@@ -19,9 +19,9 @@ latest_application as (
         max(batch_id) over (partition by tag_id) as last_applied_batch_id
     from tags
     qualify row_number() over (
-        partition by tag_id
-        order by tagged_at desc, batch_id asc, source_file asc
-    ) = 1
+            partition by tag_id
+            order by tagged_at desc, batch_id asc, source_file asc
+        ) = 1
 ),
 
 last_removal as (
