@@ -12,18 +12,29 @@ fakesnow pins its own duckdb, so this script runs from its own virtualenv, as a 
     .venv-fakesnow/bin/python scripts/snowflake_emulator.py --port 8765 [--db-path DIR] &
     .venv-fakesnow/bin/python scripts/snowflake_emulator.py --port 8765 --check --wait 60
 
-It prints one ready line (``snowflake-emulator ready ...``) once it accepts connections and serves
-until it receives SIGINT or SIGTERM. ``--check`` needs nothing but the standard library: it exits 0
-when an emulator answers a login on that port, 1 otherwise.
+It prints one ready line (``snowflake-emulator ready on HOST:PORT ... pid=N``) once it accepts
+connections, and serves until SIGINT or SIGTERM (then closes its databases and exits 0). ``--check``
+needs nothing but the standard library: it exits 0 when an emulator answers a login on that port,
+1 otherwise (``--wait N`` keeps trying for N seconds).
+
+With ``--db-path DIR`` every database is a DuckDB file in DIR, and stages, file formats and internal
+stage files live there too, so tables and COPY load history survive dbt invocations and restarts.
+Without it everything is in memory for the server's lifetime. Only one emulator can use a DIR.
 
 A dbt profile points dbt-snowflake at it with:
     type: snowflake, account/user/password: anything, host: 127.0.0.1, port: <port>, protocol: http
+Raw snowflake-connector scripts should also set SNOWFLAKE_DISABLE_PLATFORM_DETECTION=true (or
+platform_detection_timeout_seconds=0, dbt-snowflake's default): otherwise the connector probes cloud
+metadata addresses on every connect.
+
+COPY INTO works from internal stages (PUT), from `file://` stages (emulator only) and, given
+``--s3-endpoint-url`` (eg: a moto server on 127.0.0.1), from `s3://` stages.
 
 fakesnow 0.11.22 runs most of what dbt-snowflake 1.12 sends. The rest is worked around below, by
 wrapping or replacing fakesnow internals in this process only (the dbt models stay plain Snowflake
-SQL). Each workaround says which Snowflake behaviour it restores and when it can be dropped. They
-are written against fakesnow 0.11.22 (see requirements-fakesnow.in); `--no-workarounds` serves
-plain fakesnow, to see which of them a newer fakesnow still needs.
+SQL). Each workaround says which Snowflake behaviour it restores and when it can be dropped; they
+are written against fakesnow 0.11.22 (see requirements-fakesnow.in). ``--list-workarounds`` lists
+them; ``--no-workarounds`` serves plain fakesnow, to see which of them a newer fakesnow still needs.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -40,6 +52,25 @@ import urllib.request
 from typing import Any
 
 READY_PREFIX = "snowflake-emulator ready"
+
+# One line per workaround, in the order of the code below (printed by --list-workarounds).
+WORKAROUNDS = [
+    "temporary tables/views with a qualified name (db.schema.x__dbt_tmp), dropped at logout",
+    "logout reaches the server (login returns a master token)",
+    "CREATE TABLE IF NOT EXISTS leaves an existing table and its load history alone",
+    "MERGE: unqualified NOT MATCHED INSERT values refer to the source",
+    "a failed statement is an SQL error (never HTTP 500) and the session stays usable",
+    "comment/varchar-length bookkeeping written outside the caller's transaction",
+    "views listed in INFORMATION_SCHEMA.TABLES",
+    "NULL timestamps reach the client as NULL, not 1970-01-01",
+    "results of more than one arrow batch (over ~1M rows)",
+    "file format options ENCODING = 'UTF8' and ERROR_ON_COLUMN_COUNT_MISMATCH = TRUE",
+    "option values given as identifiers (FORMAT_NAME = db.schema.fmt)",
+    "CSV read as text with an explicit delimiter, cast on insert",
+    "COPY transformations: $n, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, one current_timestamp()",
+    "COPY: prefix listing of file:// stages, file:// names in load history, PATTERN",
+    "COPY with ON_ERROR = ABORT_STATEMENT is all-or-nothing; its result lists only the files it loaded",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +283,7 @@ def _install_bookkeeping_workaround(info_schema: Any, get_duck_conn: Any) -> Non
     # Drop when fakesnow writes its bookkeeping outside the caller's transaction.
     original_comment = info_schema.insert_table_comment_sql
     original_lengths = info_schema.insert_text_lengths_sql
-    noop = "select 'Statement executed successfully.' as status where false"
+    noop = "select 'Statement executed successfully.' as status"
 
     def run_separately(sql: str) -> str:
         with get_duck_conn().cursor() as side:
@@ -350,9 +381,10 @@ def _metadata_filename(url: str, stage: Any) -> str:
 def _install_copy_workarounds(copy_into: Any, stage: Any, s3_mirror: Any | None) -> None:
     from sqlglot import exp
 
-    # Restores: FILE_FORMAT option ENCODING = 'UTF8' (Snowflake's default). fakesnow rejects every
-    # ENCODING; DuckDB reads UTF-8 anyway. Other encodings are still refused.
-    # Drop when fakesnow accepts ENCODING.
+    # Restores: FILE_FORMAT options ENCODING = 'UTF8' and ERROR_ON_COLUMN_COUNT_MISMATCH = TRUE, both
+    # Snowflake's defaults, which fakesnow rejects as unknown options. DuckDB reads UTF-8, and with
+    # the delimiter given (below) it fails on a record with the wrong number of fields. Other values
+    # are still refused. Drop when fakesnow accepts these options.
     original_handle_csv = copy_into.handle_csv
 
     def handle_csv(options: dict[str, Any]) -> Any:
@@ -360,21 +392,42 @@ def _install_copy_workarounds(copy_into: Any, stage: Any, s3_mirror: Any | None)
         encoding = options.pop("ENCODING", None)
         if encoding is not None and str(encoding).upper().replace("-", "") != "UTF8":
             raise NotImplementedError(f"FILE_FORMAT option ENCODING = {encoding}")
+        mismatch = options.pop("ERROR_ON_COLUMN_COUNT_MISMATCH", None)
+        if mismatch is not None and str(mismatch).upper() not in {"TRUE", "1"}:
+            raise NotImplementedError(f"FILE_FORMAT option ERROR_ON_COLUMN_COUNT_MISMATCH = {mismatch}")
         return original_handle_csv(options)
 
     copy_into.handle_csv = handle_csv
 
-    # Restores: CSV fields are text until cast to the target column's type, as in Snowflake.
-    # fakesnow lets DuckDB guess each column's type from the file's first rows.
-    # Drop when fakesnow reads CSV files as all-varchar.
+    # Restores: an option whose value is a (qualified) object name, eg:
+    # FILE_FORMAT = (FORMAT_NAME = raw.movielens_csv), which Snowflake takes quoted or not. fakesnow
+    # only takes the quoted form ("Table as an option value not implemented").
+    # Drop when fakesnow parses identifiers as option values.
+    import fakesnow.transforms.options as options_module
+
+    original_option_value = options_module._option_value  # noqa: SLF001
+
+    def _option_value(value: Any) -> Any:
+        if isinstance(value, (exp.Table, exp.Column, exp.Dot, exp.Identifier)):
+            return value.sql(dialect="snowflake")
+        return original_option_value(value)
+
+    options_module._option_value = _option_value  # noqa: SLF001
+
+    # Restores: CSV fields are text until cast to the target column's type, and the field delimiter is
+    # the format's (default ','), as in Snowflake. fakesnow lets DuckDB guess each column's type from
+    # the first rows, and passes no delimiter for ',', so DuckDB guesses it too (a file with a bad row
+    # could be read as one column). Drop when fakesnow reads CSV as all-varchar with an explicit sep.
     original_read_csv = copy_into.ReadCSV.read_expression
 
     def read_csv_expression(self: Any, url: str) -> Any:
         read = original_read_csv(self, url)
-        read.append(
-            "expressions",
-            exp.EQ(this=exp.Literal(this="all_varchar", is_string=False), expression=exp.Boolean(this=True)),
-        )
+        given = {a.this.name.lower() for a in read.expressions if isinstance(a, exp.EQ)}
+        extra = {"all_varchar": exp.Boolean(this=True)}
+        if "sep" not in given and "delim" not in given:
+            extra["sep"] = exp.Literal.string(self.sep or ",")
+        for name, value in extra.items():
+            read.append("expressions", exp.EQ(this=exp.Literal(this=name, is_string=False), expression=value))
         return read
 
     copy_into.ReadCSV.read_expression = read_csv_expression
@@ -408,6 +461,101 @@ def _install_copy_workarounds(copy_into: Any, stage: Any, s3_mirror: Any | None)
     if s3_mirror is not None:
         s3_mirror.install(copy_into, stage)
 
+    # Restores: a path prefix on a file:// stage (`@stage/dir/part_`) selects every file whose path
+    # starts with it, in subdirectories too, as on s3:// and internal stages; and files are named
+    # file:///... whether globbed or listed in FILES=, so load history recognises them either way.
+    # fakesnow globbed `<prefix>/*` (the prefix had to be a directory; no recursion) and recorded
+    # globbed files without the scheme. (file:// stages exist in the emulator only.)
+    # Restores: PATTERN = '<regex>', matched (whole) against the file's path in the stage (internal)
+    # or bucket (external), like METADATA$FILENAME. fakesnow rejects PATTERN.
+    # Drop when fakesnow supports PATTERN and prefix listing of file:// stages.
+    original_glob = copy_into._source_glob  # noqa: SLF001
+
+    def _source_glob(source: str, duck_conn: Any) -> list[str]:
+        urls = _list_local_prefix(source) if source.startswith("file://") else original_glob(source, duck_conn)
+        if pattern := getattr(_COPY_STATE, "pattern", None):
+            regex = re.compile(pattern, re.DOTALL)
+            urls = [u for u in urls if regex.fullmatch(_metadata_filename(u, stage))]
+        return urls
+
+    copy_into._source_glob = _source_glob  # noqa: SLF001
+
+
+def _list_local_prefix(source: str) -> list[str]:
+    from urllib.parse import unquote, urlparse
+
+    prefix = unquote(urlparse(source).path)
+    base = prefix if prefix.endswith("/") else os.path.dirname(prefix)
+    found = []
+    for root, _dirs, files in os.walk(base or "/"):
+        for name in files:
+            path = os.path.join(root, name)
+            if path.startswith(prefix):
+                found.append("file://" + path)
+    return sorted(found)
+
+
+# per-statement COPY state (the server runs each statement synchronously on one thread)
+_COPY_STATE = threading.local()
+
+
+def _install_copy_statement_workaround(fakesnow_cursor: Any) -> None:
+    import datetime
+
+    import duckdb
+    from sqlglot import exp
+
+    original_copy_into = fakesnow_cursor.copy_into
+
+    # Restores: ON_ERROR = ABORT_STATEMENT loads all files or none. fakesnow inserts file by file in
+    # autocommit mode, so a bad second file left the first file's rows loaded, without load history,
+    # and the next COPY loaded them again. Run the COPY in one transaction (unless the session is
+    # already in one, which then fails as a whole).
+    # Also: current_timestamp() in a COPY transformation is one value for the whole statement, and
+    # the result lists the files loaded, not those skipped because they were loaded before.
+    # Drop when fakesnow's COPY is atomic and reports like Snowflake.
+    def copy_into(duck_conn: Any, current_database: Any, current_schema: Any, expr: Any, *args: Any, **kw: Any) -> str:
+        expr = expr.copy()
+        params = expr.args.get("params") or []
+        pattern = None
+        for param in list(params):
+            if isinstance(param.this, exp.Var) and param.this.name.upper() == "PATTERN":
+                value = param.args.get("expression")
+                if not (isinstance(value, exp.Literal) and value.is_string):
+                    raise NotImplementedError("PATTERN must be a string literal")
+                pattern = value.this
+                params.remove(param)
+        _COPY_STATE.pattern = pattern
+        _COPY_STATE.now = datetime.datetime.now(datetime.UTC)
+        try:
+            duck_conn.begin()
+            began = True
+        except duckdb.TransactionException:
+            began = False
+        try:
+            sql = original_copy_into(duck_conn, current_database, current_schema, expr, *args, **kw)
+            if began:
+                duck_conn.commit()
+            # Snowflake lists only the files it loaded, or answers "Copy executed with 0 files
+            # processed." when there were none; fakesnow adds a LOAD_SKIPPED row per file loaded before
+            loaded = f"select * from ({sql}) where status <> 'LOAD_SKIPPED'"
+            if not duck_conn.execute(f"select count(*) from ({loaded})").fetchone()[0]:
+                loaded = "select 'Copy executed with 0 files processed.' as status"
+            duck_conn.execute(loaded)
+            return loaded
+        except BaseException:
+            if began:
+                try:
+                    duck_conn.rollback()
+                except duckdb.Error:
+                    pass
+            raise
+        finally:
+            _COPY_STATE.pattern = None
+            _COPY_STATE.now = None
+
+    fakesnow_cursor.copy_into = copy_into
+
 
 def _csv_column(e: Any, url: str, skip: int, stage: Any) -> Any:
     from sqlglot import exp
@@ -422,6 +570,8 @@ def _csv_column(e: Any, url: str, skip: int, stage: Any) -> Any:
             return exp.Literal.string(_metadata_filename(url, stage))
         if name == "METADATA$FILE_ROW_NUMBER":
             return exp.Add(this=exp.column("ordinality", table="_fs_file"), expression=exp.Literal.number(skip))
+    if isinstance(e, exp.CurrentTimestamp) and getattr(_COPY_STATE, "now", None) is not None:
+        return exp.cast(exp.Literal.string(_COPY_STATE.now.isoformat()), "TIMESTAMPTZ")
     return e
 
 
@@ -453,7 +603,7 @@ class S3Mirror:
                     endpoint_url=self.endpoint_url,
                     aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
                     aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-                    region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                    region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
                 )
             return self._client
 
@@ -497,7 +647,9 @@ class S3Mirror:
             try:
                 return mirror.list(source)
             except Exception as e:  # noqa: BLE001
-                raise sf_errors.ProgrammingError(msg=f"Failed to list {source}: {e}", errno=91016, sqlstate="22000")
+                raise sf_errors.ProgrammingError(
+                    msg=f"Failed to list {source}: {e}", errno=91016, sqlstate="22000"
+                ) from e
 
         copy_into._source_glob = _source_glob  # noqa: SLF001
 
@@ -508,7 +660,9 @@ class S3Mirror:
                 try:
                     return exp.Literal.string(mirror.local_copy(url))
                 except Exception as e:  # noqa: BLE001
-                    raise sf_errors.ProgrammingError(msg=f"Failed to read {url}: {e}", errno=91016, sqlstate="22000")
+                    raise sf_errors.ProgrammingError(
+                        msg=f"Failed to read {url}: {e}", errno=91016, sqlstate="22000"
+                    ) from e
             return original_literal(url)
 
         copy_into.FileTypeHandler.file_literal = staticmethod(file_literal)
@@ -598,13 +752,51 @@ def _install_server_workarounds(server: Any) -> None:
             return response
         return await original_session(request)
 
-    replacements = {original_query: query_request, original_session: session}
+    # Restores: logout. The connector only sends its logout (`/session?delete=true`) for a session
+    # whose login returned a master token, which fakesnow's login does not; so sessions were never
+    # ended, their temporary objects stayed and their DuckDB connections leaked. Add one.
+    # Drop when fakesnow's login returns a masterToken.
+    original_login = server.login_request
+
+    async def login_request(request: Any) -> Any:
+        import secrets
+
+        response = await original_login(request)
+        try:
+            body = json.loads(response.body)
+        except ValueError:
+            return response
+        data = body.get("data") or {}
+        if body.get("success") and "masterToken" not in data:
+            data.update(masterToken=secrets.token_urlsafe(32), masterValidityInSeconds=14400, validityInSeconds=3600)
+            return JSONResponse(body, status_code=response.status_code)
+        return response
+
+    # ... and say why: a result column type fakesnow cannot describe (eg: INTERVAL, SMALLINT) is
+    # reported as such instead of "Unhandled exception".
+    import snowflake.connector.errors as sf_errors
+
+    original_rowtype = server.describe_as_rowtype
+
+    def describe_as_rowtype(described: Any) -> Any:
+        try:
+            return original_rowtype(described)
+        except NotImplementedError as e:
+            raise sf_errors.ProgrammingError(
+                msg=f"SQL execution error (emulator, not supported by fakesnow): result {e}",
+                errno=603,
+                sqlstate="XX000",
+            ) from e
+
+    server.describe_as_rowtype = describe_as_rowtype
+
+    replacements = {original_query: query_request, original_session: session, original_login: login_request}
     routes = [
-        Route(r.path, replacements.get(r.endpoint, r.endpoint), methods=list(r.methods or []))
-        for r in server.routes
+        Route(r.path, replacements.get(r.endpoint, r.endpoint), methods=list(r.methods or [])) for r in server.routes
     ]
     server.query_request = query_request
     server.session = session
+    server.login_request = login_request
     server.routes = routes
     server.app = Starlette(debug=False, routes=routes)
 
@@ -648,18 +840,9 @@ def apply_workarounds(server: Any, s3_endpoint_url: str | None, cache_dir: str) 
     _install_arrow_workarounds(arrow, server)
     mirror = S3Mirror(s3_endpoint_url, os.path.join(cache_dir, "s3")) if s3_endpoint_url else None
     _install_copy_workarounds(copy_into, stage, mirror)
+    _install_copy_statement_workaround(fakesnow_cursor)
     _install_server_workarounds(server)
-    return [
-        "temporary tables/views with qualified names",
-        "create table if not exists keeps load history",
-        "merge insert values resolve to the source",
-        "failed statements: SQL error + session recovers",
-        "bookkeeping writes outside the caller's transaction",
-        "views in information_schema.tables",
-        "null timestamps",
-        "results over one arrow batch",
-        "COPY: ENCODING=UTF8, all-varchar CSV, $n and METADATA$ columns",
-    ] + (["COPY from s3:// via boto3 mirror"] if mirror else [])
+    return WORKAROUNDS + (["COPY INTO from s3:// stages through boto3"] if mirror else [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,6 +867,8 @@ def serve(args: argparse.Namespace) -> int:
         applied = apply_workarounds(server, args.s3_endpoint_url, cache_dir)
 
     logging.getLogger("fakesnow.server").setLevel(getattr(logging, args.log_level.upper()))
+    # sqlglot warns about every Snowflake-only property it drops (eg: TRANSIENT on dbt's tables)
+    logging.getLogger("sqlglot").setLevel(logging.ERROR if args.log_level in {"warning", "error"} else logging.INFO)
     config = uvicorn.Config(
         server.app,
         host=args.host,
@@ -744,12 +929,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait", type=float, default=0, help="with --check: keep trying for this many seconds")
     parser.add_argument(
         "--s3-endpoint-url",
-        default=os.environ.get("FS_S3_ENDPOINT_URL"),
-        help="S3 endpoint (eg: http://127.0.0.1:5000, a moto server) for COPY INTO from s3:// stages",
+        default=os.environ.get("FS_S3_ENDPOINT_URL") or os.environ.get("S3_ENDPOINT_URL"),
+        help="S3 endpoint (eg: http://127.0.0.1:5555, a moto server) for COPY INTO from s3:// stages; "
+        "default: $FS_S3_ENDPOINT_URL or $S3_ENDPOINT_URL. Keys: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY",
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--no-workarounds", action="store_true", help="serve plain fakesnow (for diagnosis)")
+    parser.add_argument("--list-workarounds", action="store_true", help="print the workarounds and exit")
     args = parser.parse_args(argv)
+
+    if args.list_workarounds:
+        print("\n".join(WORKAROUNDS + ["COPY INTO from s3:// stages through boto3 (with --s3-endpoint-url)"]))
+        return 0
 
     if args.check:
         deadline = time.monotonic() + args.wait

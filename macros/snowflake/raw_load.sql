@@ -10,8 +10,9 @@
       staging and the rejects checks. What COPY itself cannot read (a broken quote, a wrong
       column count) stops the load (ON_ERROR = ABORT_STATEMENT) with Snowflake's message naming
       the file and line.
-    - `filename` holds the full URL (stage URL + METADATA$FILENAME), the same value DuckDB's
-      read_csv gives, so lineage reads the same on both targets.
+    - `filename` holds the full URL, the same value DuckDB's read_csv gives, so lineage reads
+      the same on both targets. For an external stage METADATA$FILENAME is the object's path
+      from the bucket root (stage prefix included), so the URL is 's3://<bucket>/' || it.
     - Snowflake's load history skips files already loaded: re-running loads nothing twice.
     - dbt never writes to these tables after the load: models only read them through source().
 -#}
@@ -19,6 +20,13 @@
 {% macro raw_stage_url() %}
     {%- set url = env_var('SNOWFLAKE_STAGE_URL', 's3://' ~ env_var('S3_BUCKET', 'movielens-landing') ~ '/' ~ env_var('S3_PREFIX', 'movielens/raw') ~ '/') -%}
     {{ return(url if url.endswith('/') else url ~ '/') }}
+{% endmacro %}
+
+{% macro raw_bucket_url() %}
+    {#- 's3://bucket/prefix/' -> 's3://bucket/' -#}
+    {%- set url = raw_stage_url() -%}
+    {%- set scheme, rest = url.split('://', 1) -%}
+    {{ return(scheme ~ '://' ~ rest.split('/', 1)[0] ~ '/') }}
 {% endmacro %}
 
 {% macro raw_schema_name() %}
@@ -72,7 +80,7 @@
     {{ return(
         'copy into ' ~ raw ~ '.' ~ table ~ ' (' ~ columns | join(', ') ~ ', filename, file_row_number, loaded_at)'
         ~ " from (select " ~ positions | join(', ')
-        ~ ", '" ~ raw_stage_url() ~ "' || metadata$filename, metadata$file_row_number,"
+        ~ ", '" ~ raw_bucket_url() ~ "' || metadata$filename, metadata$file_row_number,"
         ~ " cast(current_timestamp() as timestamp_ntz)"
         ~ ' from @' ~ raw ~ '.movielens_landing/' ~ table ~ '/ as t)'
         ~ ' file_format = (format_name = ' ~ raw ~ '.movielens_csv)'
