@@ -66,7 +66,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup lock data download s3 s3-stop upload seed run snapshot build dev \
-        test lint fix hooks docs docs-serve clean bench prod prod-check prod-setup prod-load
+        test lint fix hooks docs docs-serve clean bench emulator-setup prod prod-check prod-setup prod-load
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,6 +80,15 @@ $(STAMP): requirements.lock
 	@touch $@
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (requirements.lock)
+
+EMULATOR_STAMP := .venv-fakesnow/.installed
+$(EMULATOR_STAMP): requirements-fakesnow.lock
+	@test -x .venv-fakesnow/bin/python || $(PYTHON) -m venv .venv-fakesnow
+	.venv-fakesnow/bin/python -m pip install --quiet --upgrade pip
+	.venv-fakesnow/bin/python -m pip install --quiet -r requirements-fakesnow.lock
+	@touch $@
+
+emulator-setup: $(EMULATOR_STAMP) ## Create .venv-fakesnow: the Snowflake emulator's own venv (its duckdb differs)
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs PyPI)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -162,7 +171,7 @@ prod: prod-check ## Production: raw load, dbt seed, dbt build on Snowflake (targ
 
 # --- quality ---------------------------------------------------------------------------
 
-test: setup ## Run the whole test suite offline (no cloud credentials needed)
+test: setup emulator-setup ## Run the whole test suite offline (no cloud credentials needed)
 	$(PY) -m pytest
 
 lint: $(STAMP) ## Lint every model, snapshot and analysis with sqlfluff
