@@ -70,6 +70,7 @@ WORKAROUNDS = [
     "COPY transformations: $n, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, one current_timestamp()",
     "COPY: prefix listing of file:// stages, file:// names in load history, PATTERN",
     "COPY with ON_ERROR = ABORT_STATEMENT is all-or-nothing; its result lists only the files it loaded",
+    "every DuckDB integer type (UBIGINT, HUGEINT, ...) described as NUMBER(38,0)",
 ]
 
 
@@ -827,6 +828,27 @@ def _persistent_instance(server: Any, db_path: str) -> Any:
     return fs
 
 
+def _install_integer_types(info_schema: Any) -> None:
+    """Restores: Snowflake has one integer type, NUMBER(38,0). fakesnow maps only DuckDB's BIGINT
+    to NUMBER in INFORMATION_SCHEMA.COLUMNS, so a column computed by a DuckDB function returning
+    UBIGINT (array_size -> json_array_length) is described as UBIGINT, and dbt writes that type
+    into SQL it generates (unit-test fixtures), which then fails. Every DuckDB integer type is
+    described as NUMBER(38,0) here. Must run before the information-schema view is created.
+    Drop when fakesnow maps all integer types."""
+    ints = "('TINYINT','SMALLINT','INTEGER','BIGINT','HUGEINT','UTINYINT','USMALLINT','UINTEGER','UBIGINT','UHUGEINT')"
+    sql = info_schema.SQL_CREATE_GLOBAL_INFORMATION_SCHEMA_COLUMNS_VIEW
+    sql = sql.replace("columns.data_type='BIGINT'", "columns.data_type in " + ints)
+    sql = sql.replace(
+        "case when columns.data_type='DOUBLE' then NULL else columns.numeric_scale end",
+        "case when columns.data_type='DOUBLE' then NULL when columns.data_type in "
+        + ints
+        + " then 0 else columns.numeric_scale end",
+    )
+    if sql.count(ints) != 4:
+        raise RuntimeError("fakesnow's INFORMATION_SCHEMA.COLUMNS changed: review _install_integer_types")
+    info_schema.SQL_CREATE_GLOBAL_INFORMATION_SCHEMA_COLUMNS_VIEW = sql
+
+
 def apply_workarounds(server: Any, s3_endpoint_url: str | None, cache_dir: str) -> list[str]:
     import fakesnow.arrow as arrow
     import fakesnow.copy_into as copy_into
@@ -857,6 +879,12 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     started = time.monotonic()
+    import fakesnow.info_schema as fakesnow_info_schema
+
+    if not args.no_workarounds:
+        # Before fakesnow.server is imported: it creates the global database and its
+        # information-schema views at import time (and _persistent_instance does again below).
+        _install_integer_types(fakesnow_info_schema)
     import fakesnow.server as server
 
     if args.db_path:

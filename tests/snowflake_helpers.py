@@ -1,0 +1,334 @@
+"""Helpers for tests/test_snowflake.py: the Snowflake emulator process, a Snowflake-dialect check of
+dbt's compiled SQL, and an order-independent comparison of tables from two warehouses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.snowflake import Snowflake
+from sqlglot.tokens import TokenType
+
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_PYTHON = ROOT / ".venv-fakesnow" / "bin" / "python"
+EMULATOR_SCRIPT = ROOT / "scripts" / "snowflake_emulator.py"
+
+# =====================================================================================
+# Snowflake-dialect check of compiled SQL
+# =====================================================================================
+
+# Every function the project's compiled SQL calls, by the name written in the SQL. Each one is a
+# documented Snowflake function (docs.snowflake.com/en/sql-reference/functions/<name>). sqlglot's
+# Snowflake parser accepts any function name: unknown ones become exp.Anonymous, and functions it
+# knows from other dialects (DuckDB's regexp_extract, unnest, generate_series...) are accepted and
+# silently mapped. So the names as written are checked here, not only the Anonymous ones. Add a name
+# only after checking that Snowflake has that function under that name.
+SNOWFLAKE_FUNCTIONS = frozenset(
+    {
+        "array_construct",  # split_to_list: empty array
+        "array_size",  # list_size
+        "avg",
+        "coalesce",
+        "convert_timezone",  # dbt.current_timestamp() on dbt-snowflake
+        "count",
+        "current_timestamp",
+        "date_trunc",
+        "dateadd",
+        "datediff",
+        "flatten",  # unnest_list: lateral flatten(input => ...)
+        "floor",
+        "length",
+        "lower",
+        "lpad",
+        "max",
+        "md5",  # dbt.hash()
+        "min",
+        "power",  # dbt.generate_series()
+        "regexp_replace",
+        "regexp_substr",  # regex_extract: regexp_substr(s, p, 1, 1, 'e', group)
+        "row_number",
+        "split",  # split_to_list
+        "stddev_samp",
+        "sum",
+        "to_timestamp_ntz",  # epoch_to_timestamp (unknown to sqlglot: exp.Anonymous)
+        "trim",
+    }
+)
+
+# Expressions sqlglot builds from Snowflake syntax rather than from a function name (CASE WHEN gives
+# If nodes, boolean operators And/Or nodes).
+SNOWFLAKE_SYNTAX = frozenset({"cast", "try_cast", "extract", "case", "if", "and", "or"})
+
+_TYPE_TOKENS = Snowflake.Parser.TYPE_TOKENS
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # sqlglot underlines the error position for terminals
+
+
+def _line_of(sql: str, position: int) -> int:
+    return sql.count("\n", 0, position) + 1
+
+
+def sql_problems(sql: str) -> list[str]:
+    """What in one SQL text is not Snowflake SQL: a parse error, a function that is not an allowed
+    Snowflake function, a DuckDB list type (`varchar[]`). Empty when nothing is wrong."""
+    try:
+        statements = sqlglot.parse(sql, read="snowflake")
+    except sqlglot.errors.SqlglotError as error:
+        message = " ".join(_ANSI.sub("", str(error)).split())
+        return [f"does not parse as Snowflake SQL: {message[:400]}"]
+    problems: list[str] = []
+    seen: set[str] = set()
+    for statement in statements:
+        if statement is None:
+            continue
+        for func in statement.find_all(exp.Func):
+            meta = func.meta
+            if "start" in meta and "end" in meta:  # called by name: the name as written
+                name = sql[meta["start"] : meta["end"] + 1].strip('"').lower()
+                where = f" (line {_line_of(sql, meta['start'])})"
+            elif isinstance(func, exp.Anonymous):
+                name, where = func.name.lower(), ""
+            else:  # parsed by syntax (CAST(x AS t), CASE, a table-position UNNEST...): sqlglot's name
+                name, where = func.sql_name().lower(), ""
+                if name in SNOWFLAKE_SYNTAX:
+                    continue
+            if name in SNOWFLAKE_FUNCTIONS or name in seen:
+                continue
+            seen.add(name)
+            kind = "unknown to sqlglot's Snowflake dialect" if isinstance(func, exp.Anonymous) else "not allowlisted"
+            problems.append(f"function {name}(){where}: {kind}, not in the Snowflake function allowlist")
+    # DuckDB list types (varchar[], int[]): sqlglot reads them as ARRAY(...), Snowflake has no such syntax.
+    tokens = Snowflake().tokenize(sql)
+    for previous, current, following in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if (
+            previous.token_type in _TYPE_TOKENS
+            and current.token_type == TokenType.L_BRACKET
+            and following.token_type == TokenType.R_BRACKET
+        ):
+            problems.append(f"DuckDB list type {previous.text}[] (line {previous.line}): not a Snowflake type")
+    return problems
+
+
+def _node_names(target: Path) -> dict[Path, str]:
+    """compiled file -> dbt unique_id, from the manifest (unit tests and fixtures have none)."""
+    manifest_path = target / "manifest.json"
+    if not manifest_path.is_file():
+        return {}
+    manifest = json.loads(manifest_path.read_text())
+    names = {}
+    for unique_id, node in manifest.get("nodes", {}).items():
+        if node.get("compiled_path"):
+            names[Path(node["compiled_path"]).resolve()] = unique_id
+    return names
+
+
+def compiled_sql(target: Path) -> list[tuple[str, str]]:
+    """(label, sql) of every compiled node in a dbt target folder: every .sql file under compiled/
+    (models, data and unit tests, analyses, hooks), the snapshots' selects from the manifest (a
+    snapshot defined in YAML has no compiled file), and run/ snapshot SQL when the folder has it."""
+    target = Path(target)
+    names = _node_names(target)
+    found: list[tuple[str, str]] = []
+    for path in sorted((target / "compiled").rglob("*.sql")):
+        relative = path.relative_to(target / "compiled")
+        unique_id = names.get(path.resolve())
+        label = f"{unique_id} ({relative})" if unique_id else f"{path.stem} ({relative})"
+        found.append((label, path.read_text()))
+    manifest_path = target / "manifest.json"
+    if manifest_path.is_file():
+        for unique_id, node in json.loads(manifest_path.read_text()).get("nodes", {}).items():
+            if node.get("resource_type") == "snapshot" and node.get("compiled_code"):
+                found.append((f"{unique_id} (manifest compiled_code)", node["compiled_code"]))
+    for path in sorted((target / "run").rglob("*.sql")) if (target / "run").is_dir() else []:
+        relative = path.relative_to(target / "run")
+        if "snapshots" in relative.parts:
+            found.append((f"{path.stem} (run/{relative})", path.read_text()))
+    return found
+
+
+def snowflake_dialect_problems(target: Path) -> list[str]:
+    """One line per problem, naming the node: `<node> (<file>): <problem>`. Empty when every
+    compiled node of the target folder is Snowflake SQL by the rules of sql_problems()."""
+    nodes = compiled_sql(target)
+    if not nodes:
+        return [f"no compiled SQL under {target}: did dbt compile run?"]
+    return [f"{label}: {problem}" for label, sql in nodes for problem in sql_problems(sql)]
+
+
+# =====================================================================================
+# The emulator process
+# =====================================================================================
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def emulator_command(*args: str) -> list[str]:
+    return [str(EMULATOR_PYTHON), str(EMULATOR_SCRIPT), *args]
+
+
+def start_emulator(port: int, db_path: Path, s3_endpoint: str, log_path: Path) -> subprocess.Popen:
+    """Start the emulator (no shell) and wait until it answers a login; raise with its log if not."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "AWS_", "FS_"))}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            emulator_command("--port", str(port), "--db-path", str(db_path), "--s3-endpoint-url", s3_endpoint),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+        )
+    ready = subprocess.run(
+        emulator_command("--port", str(port), "--check", "--wait", "60"), capture_output=True, timeout=90
+    )
+    if ready.returncode != 0 or proc.poll() is not None:
+        stop_emulator(proc)
+        raise RuntimeError(f"the Snowflake emulator did not start on port {port}:\n{log_path.read_text()[-3000:]}")
+    return proc
+
+
+def stop_emulator(proc: subprocess.Popen, timeout: float = 30) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def snowflake_connect(port: int):
+    """A snowflake-connector connection to the emulator (the caller closes it)."""
+    import snowflake.connector
+
+    # The connector must never probe cloud metadata hosts: set for the connect, then restored.
+    before = os.environ.get("SNOWFLAKE_DISABLE_PLATFORM_DETECTION")
+    os.environ["SNOWFLAKE_DISABLE_PLATFORM_DETECTION"] = "true"
+    try:
+        return snowflake.connector.connect(
+            account="emulator",
+            user="emulator",
+            password="emulator",
+            host="127.0.0.1",
+            port=port,
+            protocol="http",
+            database="ANALYTICS",
+            schema="MOVIELENS",
+            login_timeout=30,
+        )
+    finally:
+        if before is None:
+            os.environ.pop("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", None)
+        else:
+            os.environ["SNOWFLAKE_DISABLE_PLATFORM_DETECTION"] = before
+
+
+def snowflake_fetch(port: int, sql: str) -> tuple[list[str], list[tuple], list[str]]:
+    """(lowercased column names, rows, Snowflake type names) of one query, on a fresh connection."""
+    from snowflake.connector.constants import FIELD_ID_TO_NAME
+
+    con = snowflake_connect(port)
+    try:
+        cur = con.cursor()
+        cur.execute(sql)
+        rows = [tuple(row) for row in cur.fetchall()]
+        columns = [d.name.lower() for d in cur.description]
+        types = [FIELD_ID_TO_NAME.get(d.type_code, str(d.type_code)) for d in cur.description]
+        return columns, rows, types
+    finally:
+        con.close()
+
+
+# =====================================================================================
+# Order-independent table comparison
+# =====================================================================================
+
+NULL = "\x00NULL"
+
+
+def normalise(value: Any) -> str:
+    """One comparable text per value, the same for both warehouses' Python types."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | decimal.Decimal):
+        number = float(value)
+        if number.is_integer() and abs(number) < 2**53:
+            return str(int(number))  # the emulator returns some NUMBER results as FLOAT
+        return format(number, ".9g")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def column_values(rows: Sequence[tuple], index: int) -> list[str]:
+    return sorted(normalise(row[index]) for row in rows)
+
+
+def checksum(values: Iterable[str]) -> str:
+    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()
+
+
+def table_checksums(columns: Sequence[str], rows: Sequence[tuple]) -> dict[str, str]:
+    """Per column: a hash of its sorted normalised values (independent of row order)."""
+    return {name: checksum(column_values(rows, i)) for i, name in enumerate(columns)}
+
+
+def compare_tables(
+    model: str,
+    left_name: str,
+    left: tuple[list[str], list[tuple]],
+    right_name: str,
+    right: tuple[list[str], list[tuple]],
+    skip: Iterable[str] = (),
+) -> list[str]:
+    """Differences between two fetched tables: row count, column names, per-column checksums
+    (with a sample of the differing values). Empty when they hold the same data."""
+    (left_cols, left_rows), (right_cols, right_rows) = left, right
+    problems = []
+    if len(left_rows) != len(right_rows):
+        problems.append(f"{model}: {len(left_rows)} rows on {left_name}, {len(right_rows)} on {right_name}")
+    if set(left_cols) != set(right_cols):
+        problems.append(
+            f"{model}: columns only on {left_name}: {sorted(set(left_cols) - set(right_cols))}, "
+            f"only on {right_name}: {sorted(set(right_cols) - set(left_cols))}"
+        )
+    skipped = set(skip)
+    for column in left_cols:
+        if column not in right_cols or column in skipped:
+            continue
+        left_values = column_values(left_rows, left_cols.index(column))
+        right_values = column_values(right_rows, right_cols.index(column))
+        if checksum(left_values) == checksum(right_values):
+            continue
+        only_left = list((Counter(left_values) - Counter(right_values)).elements())
+        only_right = list((Counter(right_values) - Counter(left_values)).elements())
+        problems.append(
+            f"{model}.{column}: values differ ({len(only_left)} only on {left_name}, e.g. {only_left[:5]}; "
+            f"{len(only_right)} only on {right_name}, e.g. {only_right[:5]})"
+        )
+    return problems
