@@ -65,7 +65,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup lock data download s3 s3-stop upload seed run snapshot build dev \
+.PHONY: help setup lock data download s3 s3-stop upload deliver seed run snapshot build dev \
         test lint fix hooks docs docs-serve clean bench emulator-setup prod prod-check prod-setup prod-load
 
 help: ## List the targets
@@ -124,6 +124,9 @@ s3-stop: $(STAMP) ## Stop the local S3 server (its objects are lost: they live i
 
 upload: $(STAMP) ## Land DATA_DIR as delivery batch 0000 (S3, or data/landing with RAW=local)
 	$(PY) -m scripts.upload --src $(DATA_DIR) --dest $(UPLOAD_DEST) --batch 0
+
+deliver: $(STAMP) ## Land the next delivery as a new batch after DATA_DIR, e.g. DELIVER_ARGS='--size-pct 1'
+	$(PY) -m scripts.deliver --src $(DATA_DIR) --dest $(UPLOAD_DEST) $(DELIVER_ARGS)
 
 # --- dbt -------------------------------------------------------------------------------
 

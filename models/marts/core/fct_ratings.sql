@@ -30,7 +30,7 @@ ratings as (
     {%- if processed_files | length > 0 %}
         where source_file not in (
             {%- for file in processed_files %}
-                '{{ file }}'{{ ',' if not loop.last }}
+                '{{ file | replace("'", "''") }}'{{ ',' if not loop.last }}
             {%- endfor %}
         )
     {%- endif %}
