@@ -66,7 +66,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup lock data download s3 s3-stop upload deliver seed run snapshot build dev \
-        test lint fix hooks docs docs-serve clean bench emulator-setup prod prod-check prod-setup prod-load
+        test lint fix hooks docs docs-serve clean bench stats emulator-setup prod prod-check prod-setup prod-load
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -144,6 +144,9 @@ build: $(STAMP) ## dbt build (seeds, models, snapshots, tests) on TARGET
 	$(DBT) build --target $(TARGET)
 
 dev: setup data s3 upload build ## Everything, offline: venv, data, local S3, upload, dbt build on DuckDB
+
+stats: $(STAMP) ## Row counts of the DuckDB warehouse and the snapshots' history
+	$(PY) -m scripts.warehouse_stats --db $${DUCKDB_PATH:-warehouse/dev.duckdb}
 
 docs: $(STAMP) ## Generate the dbt docs site into target/
 	$(DBT) docs generate --target $(TARGET)

@@ -3,7 +3,10 @@
 
     DuckDB: a view per table over every delivery in the landing zone
     (`<raw_root>/<table>/batch=<NNNN>/*.csv`, s3:// through httpfs or a local folder), every column
-    read as text with the file name kept. Views re-list the files on every query, so a new
+    read as text with the file name kept. The CSV dialect is fixed (comma, double quotes, header
+    line) and parsing is strict: a malformed row stops the build instead of being guessed at.
+    Header names are not read here (columns are taken in file order); scripts/validate.py checks
+    every header before a file lands. Views re-list the files on every query, so a new
     delivery is seen without re-creating them. Run as an on-run-start hook. A required table
     with no file at all stops the run with one message naming the folder; an optional one
     (see optional_raw_tables) becomes an empty view.
@@ -48,8 +51,19 @@
     select *
     from read_csv(
         '{{ pattern }}',
+        {#- An explicit dialect and strict parsing: the sniffer would otherwise read an
+            unbalanced quote as text or take a malformed first row for the header. #}
+        auto_detect = false,
         header = true,
-        all_varchar = true,
+        delim = ',',
+        quote = '"',
+        escape = '"',
+        strict_mode = true,
+        columns = {
+            {%- for column in columns %}
+            '{{ column }}': 'varchar'{{ ',' if not loop.last }}
+            {%- endfor %}
+        },
         filename = true,
         hive_partitioning = false
     );
