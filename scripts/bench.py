@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.dbt_env import duckdb_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 DBT = str(Path(PY).parent / "dbt")
@@ -39,13 +41,6 @@ TARGETS = {  # step -> (compared with, at most this ratio): the issue's targets
     "incremental": ("build-local", 0.3),
     "rerun": ("build-local", 0.2),
 }
-
-
-def httpfs_extension() -> str:
-    import duckdb_extension_httpfs
-
-    package = Path(duckdb_extension_httpfs.__file__).parent
-    return str(next(package.glob("extensions/*/httpfs.duckdb_extension")))
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> dict:
@@ -63,28 +58,9 @@ def timed(cmd: list[str], env: dict[str, str]) -> dict:
 
 
 def dbt_env(db: Path, raw_root: str, target_path: Path, s3_endpoint: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DBT_PROFILES_DIR=str(ROOT / "profiles"),
-        DBT_TARGET="dev",
-        DBT_TARGET_PATH=str(target_path),
-        DBT_LOG_PATH=str(WORK / "logs"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        DUCKDB_PATH=str(db),
-        DUCKDB_HTTPFS_EXTENSION=httpfs_extension(),
-        MOVIELENS_RAW_ROOT=raw_root,
+    return duckdb_env(
+        target="dev", db=db, raw_root=raw_root, target_path=target_path, log_path=WORK / "logs", s3_endpoint=s3_endpoint
     )
-    if s3_endpoint:
-        env.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_REGION="us-east-1",
-            DUCKDB_S3_ENDPOINT=s3_endpoint.removeprefix("http://"),
-            DUCKDB_S3_URL_STYLE="path",
-            DUCKDB_S3_USE_SSL="false",
-            S3_ENDPOINT_URL=s3_endpoint,
-        )
-    return env
 
 
 def model_times(target_path: Path) -> dict[str, float]:

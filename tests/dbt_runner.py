@@ -2,46 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import duckdb_extension_httpfs
+from scripts.dbt_env import ROOT, duckdb_env, httpfs_extension
 
-ROOT = Path(__file__).resolve().parent.parent
 DBT = str(Path(sys.executable).parent / "dbt")
-
-
-def httpfs_extension() -> str:
-    """The httpfs .duckdb_extension file shipped in the duckdb-extension-httpfs wheel."""
-    package = Path(duckdb_extension_httpfs.__file__).parent
-    return str(next(package.glob("extensions/*/httpfs.duckdb_extension")))
+__all__ = ["DBT", "ROOT", "dbt_env", "httpfs_extension", "run_dbt"]
 
 
 def dbt_env(workdir: Path, raw_root: str, endpoint: str | None = None, **extra: str) -> dict[str, str]:
     """Environment for a dbt run on the `ci` target reading raw files from raw_root."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "SNOWFLAKE_"))}
-    env.update(
-        DBT_PROFILES_DIR=str(ROOT / "profiles"),
-        DBT_TARGET="ci",
-        DBT_TARGET_PATH=str(workdir / "target"),
-        DBT_LOG_PATH=str(workdir / "logs"),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        DBT_USE_COLORS="false",
-        DUCKDB_PATH=str(workdir / "warehouse.duckdb"),
-        DUCKDB_HTTPFS_EXTENSION=httpfs_extension(),
-        MOVIELENS_RAW_ROOT=raw_root,
+    env = duckdb_env(
+        target="ci",
+        db=workdir / "warehouse.duckdb",
+        raw_root=raw_root,
+        target_path=workdir / "target",
+        log_path=workdir / "logs",
+        s3_endpoint=endpoint,
     )
-    if endpoint:
-        env.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_REGION="us-east-1",
-            DUCKDB_S3_ENDPOINT=endpoint.removeprefix("http://"),
-            DUCKDB_S3_URL_STYLE="path",
-            DUCKDB_S3_USE_SSL="false",
-        )
     env.update(extra)
     return env
 
