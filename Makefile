@@ -65,7 +65,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup lock data download s3 s3-stop upload deliver seed run snapshot build dev \
+.PHONY: help setup lock data download s3 s3-stop validate upload deliver seed run snapshot build dev \
         test lint fix hooks docs docs-serve clean bench stats emulator-setup prod prod-check prod-setup prod-load
 
 help: ## List the targets
@@ -121,6 +121,9 @@ endif
 
 s3-stop: $(STAMP) ## Stop the local S3 server (its objects are lost: they live in memory)
 	$(PY) -m scripts.s3_local stop --port $(S3_LOCAL_PORT)
+
+validate: $(STAMP) ## Check DATA_DIR as a first delivery (what upload would stop or reject), landing nothing
+	$(PY) -m scripts.validate --src $(DATA_DIR)
 
 upload: $(STAMP) ## Land DATA_DIR as delivery batch 0000 (S3, or data/landing with RAW=local)
 	$(PY) -m scripts.upload --src $(DATA_DIR) --dest $(UPLOAD_DEST) --batch 0

@@ -28,6 +28,9 @@ was delivered before without reading the landing zone back: existing data = --sr
 deliveries in --state-dir. The same seed, base and earlier deliveries give the same bytes.
 
 The default destination is s3://$S3_BUCKET/$S3_PREFIX, with the S3 settings of scripts/upload.py.
+The command line checks every file with scripts/validate.py before it lands (see scripts/upload.py):
+a file that must not land stops the delivery, rejected rating rows are landed in the batch's
+rejects file (rejected_rows/batch=<NNNN>/rejected-rows.csv).
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ HEADERS = {
     "tag-removals.csv": ("userId", "movieId", "tag", "timestamp"),
 }
 TABLE_OF = {name: table for table, name in upload.TABLES.items()}
+# The delivered tables (the rejects file beside a batch is written by the validator).
+DELIVERED = {table: name for table, name in upload.TABLES.items() if table != upload.REJECTS_TABLE}
 YEAR_SUFFIX = re.compile(r"\((\d{4})(?:([\u2013-])(\d{4})?)?\)(\s*)$")
 
 
@@ -145,7 +150,7 @@ def landed_files(dest: str | os.PathLike | None, client=None) -> dict[tuple[str,
     found: dict[tuple[str, int], int] = {}
     if kind == "local":
         root = Path(where)
-        for table, name in upload.TABLES.items():
+        for table, name in DELIVERED.items():
             for path in root.glob(f"{table}/batch=*/{name}"):
                 match = re.fullmatch(r"batch=(\d+)", path.parent.name)
                 if match and path.is_file():
@@ -155,7 +160,7 @@ def landed_files(dest: str | os.PathLike | None, client=None) -> dict[tuple[str,
     try:
         if not upload.bucket_exists(client, where):
             raise DeliveryError(upload.missing_bucket_message(where))
-        for table, name in upload.TABLES.items():
+        for table, name in DELIVERED.items():
             table_prefix = "/".join(p for p in (prefix, table) if p) + "/"
             pages = client.get_paginator("list_objects_v2").paginate(Bucket=where, Prefix=table_prefix)
             for page in pages:
@@ -647,14 +652,16 @@ def deliver(
     state_dir: str | os.PathLike = DEFAULT_STATE_DIR,
     client=None,
     stream: IO[str] | None = None,
+    validate: bool = False,
     **counts: int,
 ) -> dict:
     """Produce the next delivery, keep it in state_dir and land it under dest.
 
     counts: rows of each kind by Sizes field name (new_ratings=1000, remove_tags=5, ...); with
     size_pct every kind not given comes from preset(). Returns {"batch", "dest", "sizes",
-    "files": [{"file", "rows", "counts", "path"}...], "state"}. Raises DeliveryError or
-    upload.UploadError (one line for the user).
+    "files": [{"file", "rows", "counts", "path", "rejected"}...], "state", "rejects"}. Raises
+    DeliveryError or upload.UploadError (one line for the user). validate: check the files with
+    scripts/validate.py before they land (as upload_dir(validate=True) does).
     """
     stream = stream if stream is not None else sys.stderr
     src, state = Path(src), Path(state_dir)
@@ -726,14 +733,25 @@ def deliver(
         shutil.rmtree(partial, ignore_errors=True)
         raise DeliveryError(f"cannot write the delivery into --state-dir {state} ({exc.strerror})") from None
     tables = [TABLE_OF[name] for name in files]
-    landed = upload.upload_dir(folder, dest, batch=batch, tables=tables, client=client, stream=stream)
+    landed = upload.upload_dir(
+        folder, dest, batch=batch, tables=tables, client=client, stream=stream, validate=validate
+    )
     paths = landed["uploaded"] + landed["skipped"]
+    rejected = {checked.path.name: len(checked.rejects) for checked in landed.get("checked", [])}
     result_files = []
     for name, (rows, kinds) in files.items():
         suffix = f"/{TABLE_OF[name]}/{upload.batch_folder(batch)}/{name}"
         path = next(p for p in paths if p.endswith(suffix))
-        result_files.append({"file": name, "rows": len(rows), "counts": kinds, "path": path})
-    return {"batch": batch, "dest": where, "sizes": sizes, "files": result_files, "state": str(folder)}
+        item = {"file": name, "rows": len(rows), "counts": kinds, "path": path, "rejected": rejected.get(name, 0)}
+        result_files.append(item)
+    return {
+        "batch": batch,
+        "dest": where,
+        "sizes": sizes,
+        "files": result_files,
+        "state": str(folder),
+        "rejects": landed.get("rejects"),
+    }
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -808,6 +826,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             state_dir=args.state_dir,
             stream=io.StringIO() if args.quiet else sys.stderr,
+            validate=True,
             **counts,
         )
     except (DeliveryError, upload.UploadError) as exc:
@@ -820,6 +839,8 @@ def main(argv: list[str] | None = None) -> int:
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in item["counts"].items() if n)
         rows = f"{item['rows']:>9,} row{'s' if item['rows'] != 1 else ' '}"
         print(f"{item['file']:<17} {rows} ({kinds})  {item['path']}")
+        if item["rejected"]:
+            print(f"{'':<17} {item['rejected']:>9,} rejected, listed in {result['rejects']}")
     print(f"batch={result['batch']:04d} landed in {result['dest']}; a copy is kept in {result['state']}")
     return 0
 

@@ -15,6 +15,12 @@ real AWS; http://127.0.0.1:5555 for the local server of scripts/s3_local.py),
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_REGION
 (us-east-1). Credentials are resolved by boto3, which reads those variables first.
 
+The command line checks every file first with scripts/validate.py (--no-validate skips it;
+upload_dir() checks with validate=True): a file that must not land stops the run with one line
+naming the file, the line and the problem, and nothing lands; invalid rating rows land with the
+file and are listed, with their line, text and reason, in
+<dest>/rejected_rows/batch=<NNNN>/rejected-rows.csv, landed with the batch.
+
 Raw data is append-only. Each object carries the sha256 of its file in its metadata
 (x-amz-meta-sha256), so a rerun skips what is already there with the same content, and
 a different file at an existing key is refused: deliver it as a new batch instead.
@@ -30,6 +36,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,6 +48,8 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from scripts import validate as validator
+
 TABLES = {
     "movies": "movies.csv",
     "ratings": "ratings.csv",
@@ -51,8 +60,11 @@ TABLES = {
     # Not part of ml-20m: a delivery may withdraw tags (scripts/deliver.py). Optional: a
     # folder without this file lands the other tables.
     "tag_removals": "tag-removals.csv",
+    # Not delivered: written by scripts/validate.py beside a delivery with rejected rows.
+    validator.REJECTS_TABLE: validator.REJECTS_FILE,
 }
-OPTIONAL_TABLES = {"tag_removals"}
+OPTIONAL_TABLES = {"tag_removals", validator.REJECTS_TABLE}
+REJECTS_TABLE = validator.REJECTS_TABLE
 
 DEFAULT_BUCKET = "movielens-landing"
 DEFAULT_PREFIX = "movielens/raw"
@@ -309,7 +321,7 @@ class Progress:
             self.stream.flush()
 
 
-def _plan(src: Path, tables: list[str]) -> list[dict]:
+def _plan(src: Path, tables: list[str], first_delivery: bool = False) -> list[dict]:
     if not src.is_dir():
         raise UploadError(
             f"--src {src} is not a folder: point --src at the folder holding the "
@@ -319,7 +331,10 @@ def _plan(src: Path, tables: list[str]) -> list[dict]:
     for table in tables:
         path = src / TABLES[table]
         if not path.is_file():
-            raise UploadError(f"missing {path} (table {table}): add the file or leave the table out with --tables")
+            why = "the first delivery (batch 0) needs every table: " if first_delivery else ""
+            raise UploadError(
+                f"{path}: missing (table {table}): {why}add the file, or leave the table out with --tables"
+            )
         plan.append({"table": table, "path": path, "size": path.stat().st_size})
     return plan
 
@@ -461,31 +476,123 @@ def upload_dir(
     client=None,
     hardlink: bool = False,
     stream: IO[str] | None = None,
+    validate: bool = False,
 ) -> dict:
     """Land the CSV files of `src` as `batch` under `dest` (default s3://$S3_BUCKET/$S3_PREFIX).
 
-    Returns {"dest", "batch", "uploaded": [uri...], "skipped": [uri...], "bytes_uploaded"}.
+    Returns {"dest", "batch", "uploaded": [uri...], "skipped": [uri...], "bytes_uploaded"},
+    with validate also "checked": [validate.FileResult...] and "rejects": the landed rejects
+    file's URI, or None when no row was rejected.
     Raises UploadError (one line for the user) for anything the user can fix.
     S3 sends files above `multipart_threshold` in parts of `multipart_chunksize`
     (S3 needs parts of at least 5 MiB; boto3 raises smaller values to that).
+    validate: check every file first with scripts/validate.py; a file that must not land
+    raises UploadError (nothing lands), rejected rows are landed as the batch's rejects file.
     """
     stream = stream if stream is not None else sys.stderr
     if not 0 <= batch <= 9999:
         raise UploadError(f"--batch {batch} is out of range: use 0 to 9999")
     unknown = sorted(set(tables or []) - set(TABLES))
     if unknown:
-        raise UploadError(f"unknown table {unknown[0]!r}: use some of {', '.join(TABLES)}")
+        raise UploadError(
+            f"unknown table {unknown[0]!r}: use some of {', '.join(t for t in TABLES if t != REJECTS_TABLE)}"
+        )
+    if REJECTS_TABLE in (tables or []):
+        raise UploadError(f"table {REJECTS_TABLE} is written by the validator, not delivered: leave it out of --tables")
     chosen = [
         t
         for t in TABLES
-        if (t in tables if tables is not None else t not in OPTIONAL_TABLES or (Path(src) / TABLES[t]).is_file())
+        if t != REJECTS_TABLE
+        and (t in tables if tables is not None else t not in OPTIONAL_TABLES or (Path(src) / TABLES[t]).is_file())
     ]
-    plan = _plan(Path(src), chosen)
+    plan = _plan(Path(src), chosen, first_delivery=batch == 0 and tables is None)
     kind, where, prefix = parse_dest(dest)
+    if kind == "s3" and validate:
+        client = client or s3_client()
+    with tempfile.TemporaryDirectory(prefix="movielens-rejects-") as scratch:
+        checked, rejects = [], None
+        if validate:
+            checked = _validate(plan, Path(src), batch, kind, where, prefix, client, Path(scratch), stream)
+            rejects = next((item for item in plan if item["table"] == REJECTS_TABLE), None)
+        if kind == "local":
+            result = _copy_local(plan, Path(where), batch, hardlink, stream)
+        else:
+            transfer_config = TransferConfig(
+                multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize
+            )
+            result = _upload_s3(plan, where, prefix, batch, transfer_config, client, stream)
+    if validate:
+        result["checked"] = checked
+        result["rejects"] = rejects and rejects["landed"]
+    return result
+
+
+# --- validation ---------------------------------------------------------------------
+
+
+def landed_uri(kind: str, where: str, prefix: str, table: str, batch: int) -> str:
+    """Where a table's file of a batch lands, as the warehouse's `filename` column shows it."""
     if kind == "local":
-        return _copy_local(plan, Path(where), batch, hardlink, stream)
-    transfer_config = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize)
-    return _upload_s3(plan, where, prefix, batch, transfer_config, client, stream)
+        return str(Path(where) / table / batch_folder(batch) / TABLES[table])
+    return f"s3://{where}/{landing_key(prefix, table, batch)}"
+
+
+def landed_movie_ids(
+    kind: str, where: str, prefix: str, batch: int, client=None, scratch: Path | None = None
+) -> set[int]:
+    """Movie ids of every movies.csv already landed in a batch up to `batch`."""
+    pattern = re.compile(r"batch=(\d+)/" + re.escape(TABLES["movies"]))
+    ids: set[int] = set()
+    try:
+        if kind == "local":
+            for path in sorted(Path(where).glob(f"movies/batch=*/{TABLES['movies']}")):
+                match = pattern.fullmatch(f"{path.parent.name}/{path.name}")
+                if match and int(match.group(1)) <= batch:
+                    ids |= validator.movie_ids(path)
+            return ids
+        if not bucket_exists(client, where):
+            raise UploadError(missing_bucket_message(where))
+        folder = "/".join(p for p in (prefix, "movies") if p) + "/"
+        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=where, Prefix=folder)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    match = pattern.fullmatch(item["Key"][len(folder) :])
+                    if match and int(match.group(1)) <= batch:
+                        local = Path(tmp) / f"{match.group(1)}-{TABLES['movies']}"
+                        client.download_file(where, item["Key"], str(local))
+                        ids |= validator.movie_ids(local)
+    except validator.ValidationError as exc:
+        raise UploadError(f"cannot read the movies landed before: {exc}") from None
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise UploadError(describe_s3_error(exc, where)) from None
+    return ids
+
+
+def _validate(plan, src: Path, batch, kind, where, prefix, client, scratch: Path, stream) -> list:
+    """Check the plan's files (scripts/validate.py); add the rejects file to the plan if any
+    row is rejected. Raises UploadError with the validator's line when a file must not land."""
+    tables = [item["table"] for item in plan]
+    known = None
+    if set(tables) & validator.MOVIE_TABLES:
+        known = landed_movie_ids(kind, where, prefix, batch, client, scratch)
+    try:
+        checked = validator.validate_dir(src, tables, batch, known, stream=stream)
+    except validator.ValidationError as exc:
+        raise UploadError(str(exc)) from None
+    if any(result.rejects for result in checked):
+        out = scratch / TABLES[REJECTS_TABLE]
+        landed = {table: landed_uri(kind, where, prefix, table, batch) for table in tables}
+        validator.write_rejects(checked, landed, out)
+        plan.append(
+            {
+                "table": REJECTS_TABLE,
+                "path": out,
+                "size": out.stat().st_size,
+                "landed": landed_uri(kind, where, prefix, REJECTS_TABLE, batch),
+            }
+        )
+    return checked
 
 
 # --- command line -------------------------------------------------------------------
@@ -525,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="send files above this size in parts of this size (default 64, min 5)",
     )
     parser.add_argument(
+        "--no-validate",
+        dest="validate",
+        action="store_false",
+        help="land the files without checking them first (scripts/validate.py); not recommended",
+    )
+    parser.add_argument(
         "--hardlink",
         action="store_true",
         help="local --dest only: hardlink instead of copy when on the same file "
@@ -545,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
             multipart_threshold=args.multipart_mib * MIB,
             multipart_chunksize=args.multipart_mib * MIB,
             hardlink=args.hardlink,
+            validate=args.validate,
         )
     except UploadError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -559,6 +673,11 @@ def main(argv: list[str] | None = None) -> int:
         f"uploaded {len(result['uploaded'])}, skipped {len(result['skipped'])} "
         f"(already there) -> {result['dest']} {result['batch']}"
     )
+    for checked in result.get("checked", []):
+        if checked.rejects:
+            print(
+                f"rejected {len(checked.rejects):,} of {checked.rows:,} rows of {checked.path.name}: listed in {result['rejects']}"
+            )
     return 0
 
 

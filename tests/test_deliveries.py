@@ -337,7 +337,7 @@ def test_cli_prints_one_line_per_file_and_one_line_errors(base, tmp_path, capsys
     assert "holds the deliveries to" in capsys.readouterr().err
     assert dlv.main([*common, "--new-ratings", "-1"]) == 2
     assert file_hashes(landing).keys() == {
-        *(f"{t}/batch=0000/{n}" for t, n in upload.TABLES.items() if t != "tag_removals"),
+        *(f"{t}/batch=0000/{n}" for t, n in upload.TABLES.items() if t not in upload.OPTIONAL_TABLES),
         "ratings/batch=0001/ratings.csv",
         "tag_removals/batch=0001/tag-removals.csv",
     }

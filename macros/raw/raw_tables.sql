@@ -12,10 +12,12 @@
         'genome_scores': ['movieid', 'tagid', 'relevance'],
         'genome_tags': ['tagid', 'tag'],
         'tag_removals': ['userid', 'movieid', 'tag', 'timestamp'],
+        'rejected_rows': ['table_name', 'source_file', 'line', 'raw_text', 'reason'],
     }) }}
 {% endmacro %}
 
-{#- Tables a landing zone may lack entirely (they only come with later deliveries). -#}
+{#- Tables a landing zone may lack entirely: tag_removals only comes with later deliveries,
+    rejected_rows (written by scripts/validate.py) only with a delivery that has rejected rows. -#}
 {% macro optional_raw_tables() %}
-    {{ return(['tag_removals']) }}
+    {{ return(['tag_removals', 'rejected_rows']) }}
 {% endmacro %}

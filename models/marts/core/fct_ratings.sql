@@ -36,14 +36,30 @@ ratings as (
     {%- endif %}
 ),
 
+movies as (
+    select
+        movie_id,
+        first_batch_id
+    from {{ ref('stg_movielens__movies') }}
+),
+
 valid as (
-    select *
+    -- The rule of scripts/validate.py, which lists the rows it leaves out (fct_rejected_rows):
+    -- ids positive 32-bit integers, a listed rating, whole epoch seconds (staging keeps only
+    -- values written plainly: anything else is null), a movie delivered in this batch or an
+    -- earlier one. A second row for a (user, movie) in one file loses in `winners`, as the
+    -- validator expects.
+    select ratings.*
     from ratings
+    inner join movies
+        on
+            ratings.movie_id = movies.movie_id
+            and ratings.batch_id >= movies.first_batch_id
     where
-        user_id is not null
-        and movie_id is not null
-        and rating is not null
-        and rated_at is not null
+        ratings.user_id between 1 and 2147483647
+        and ratings.movie_id between 1 and 2147483647
+        and ratings.rating is not null
+        and ratings.rated_at is not null
 ),
 
 winners as (

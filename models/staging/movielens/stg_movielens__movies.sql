@@ -24,7 +24,9 @@ typed as (
 {#- A later delivery of a movie (a corrected title or genres) replaces the earlier one. #}
 
 latest as (
-    select *
+    select
+        *,
+        min(batch_id) over (partition by movie_id) as first_batch_id
     from typed
     qualify row_number() over (
             partition by movie_id
@@ -44,7 +46,8 @@ parsed as (
             else coalesce(genres_raw, '')
         end as genres,
         source_file,
-        batch_id
+        batch_id,
+        first_batch_id
     from latest
 ),
 
@@ -64,7 +67,8 @@ final as (
         release_year,
         release_year_end,
         source_file,
-        batch_id
+        batch_id,
+        first_batch_id
     from parsed
 )
 

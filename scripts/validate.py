@@ -1,0 +1,741 @@
+"""Check a MovieLens delivery before it lands: stop it, or list the rows the warehouse leaves out.
+
+    python -m scripts.validate --src data/generated/sf0.1
+    python -m scripts.validate --src data/deliveries/batch=0003 --batch 3 --tables ratings
+
+scripts/upload.py and scripts/deliver.py run these checks on every file before the first byte
+lands. Two outcomes:
+
+STOP (nothing lands; one line `<file>: line <n>: <problem>: <fix>`, exit 1) when the file as a
+whole is unusable or ambiguous: no file for a table of the first delivery (batch 0), an empty
+(0-byte) file, a header that is not exactly the ml-20m header (renamed or reordered columns), a
+row with the wrong number of fields, an unbalanced quote, invalid UTF-8, a blank line, and any
+invalid row of the small reference tables (movies, links, tags, tag removals, genome): a bad id
+there, an unknown movie or a duplicated key would fail the build's tests later without naming
+the line.
+
+REJECT (the file lands as delivered, the build goes on) for invalid rows of ratings.csv, the
+one high-volume fact file: an id that is not a positive integer written plainly (no sign, space,
+decimal point or leading zero), a rating that is not a number or not one of 0.5, 1.0 (or 1),
+1.5 ... 5.0 (or 5), a timestamp that is not whole epoch seconds (at most ten digits), a movie id
+that no movies.csv of this or an earlier delivery holds, and a second row for a (user, movie)
+within the file (the newest is kept, then the higher rating: the row fct_ratings keeps). Each rejected
+row is listed, with its line and text, in `<dest>/rejected_rows/batch=<NNNN>/rejected-rows.csv`
+(columns table_name, source_file, line, raw_text, reason), which the warehouse reads as the
+`rejected_rows` source (fct_rejected_rows). fct_ratings leaves out exactly these rows by the
+same rule (a repeated pair by keeping one row per pair), so rows in the file = rows loaded +
+rows rejected; the singular test tests/assert_every_raw_rating_is_valid.sql checks it on every
+build, per file and reason (repeated pairs aside), with the rules written again in SQL: change
+both together (tests/test_bad_input.py compares the reasons and limits).
+
+A header-only file is valid (0 rows). Line numbers count the header as line 1; a quoted value
+spanning lines is reported at the line where its row starts.
+
+Speed: the structure and the rows are read by DuckDB with the dialect of the warehouse's raw
+views (macros/raw/raw_layer.sql): about 9 s for the 20M rows of ratings.csv and 15 s for a whole
+ml-20m-size delivery on 2 cores, a few seconds more when rows are rejected. Python's csv module
+only reads files that contain a quote character (titles, tags: the small files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import duckdb
+
+# Each raw table: its file in a delivery folder and its exact ml-20m header.
+FILES = {
+    "movies": "movies.csv",
+    "ratings": "ratings.csv",
+    "tags": "tags.csv",
+    "links": "links.csv",
+    "genome_scores": "genome-scores.csv",
+    "genome_tags": "genome-tags.csv",
+    "tag_removals": "tag-removals.csv",
+}
+HEADERS = {
+    "movies": ("movieId", "title", "genres"),
+    "ratings": ("userId", "movieId", "rating", "timestamp"),
+    "tags": ("userId", "movieId", "tag", "timestamp"),
+    "links": ("movieId", "imdbId", "tmdbId"),
+    "genome_scores": ("movieId", "tagId", "relevance"),
+    "genome_tags": ("tagId", "tag"),
+    "tag_removals": ("userId", "movieId", "tag", "timestamp"),
+}
+# Tables the first delivery may lack (they only come with later deliveries).
+OPTIONAL_TABLES = {"tag_removals"}
+# Tables whose invalid rows are rejected (listed) rather than stopping the delivery; a file where
+# most rows would be rejected is wrong as a whole and stops instead.
+REJECTING_TABLES = {"ratings"}
+MAX_REJECTED_SHARE = 0.5
+SHARE_FROM_ROWS = 1000
+
+# The rejects file: one per delivery, beside the data, read by the warehouse as a raw table.
+REJECTS_TABLE = "rejected_rows"
+REJECTS_FILE = "rejected-rows.csv"
+REJECTS_HEADER = ("table_name", "source_file", "line", "raw_text", "reason")
+
+# Reasons, word for word as tests/assert_every_raw_rating_is_valid.sql writes them.
+USER_ID = "user id is not a positive integer"
+MOVIE_ID = "movie id is not a positive integer"
+TAG_ID = "tag id is not a positive integer"
+NOT_A_NUMBER = "rating is not a number"
+NOT_HALF_STARS = "rating is not one of 0.5, 1.0, 1.5 ... 5.0"
+BAD_TIMESTAMP = "timestamp is not whole epoch seconds"
+UNKNOWN_MOVIE = "movie id is in no movies.csv of this or an earlier delivery"
+DUPLICATE_PAIR = "duplicate (user, movie) in the file: the newest rating is kept, then the higher"
+
+# The rules, in DuckDB SQL over the raw text (every column read as varchar). The warehouse
+# applies the same rules (stg_movielens__ratings casts only well-written values, fct_ratings
+# filters), written the same way on both targets: a value is valid when it is written exactly as
+# the warehouse would write the number back (no sign, spaces or leading zeros), which is also a
+# cheap test (no regular expression for the 20M valid rows of ratings.csv).
+MAX_INT = 2_147_483_647  # ids are 32-bit integers on DuckDB (dbt.type_int())
+MAX_EPOCH = 9_999_999_999  # ten digits: before the year 2286
+RATINGS = ("0.5", "1", "1.0", "1.5", "2", "2.0", "2.5", "3", "3.0", "3.5", "4", "4.0", "4.5", "5", "5.0")
+RATINGS_SQL = "(" + ", ".join(f"'{r}'" for r in RATINGS) + ")"
+
+
+def _plain_int(column: str, low: int, high: int) -> str:
+    value = f"try_cast({column} as bigint)"
+    return f"coalesce(cast({value} as varchar) = {column} and {value} between {low} and {high}, false)"
+
+
+IS_RATING = f"coalesce(rating in {RATINGS_SQL}, false)"
+# Only rows whose rating is not one of the listed spellings reach the regular expression.
+IS_NUMBER = f"case when {IS_RATING} then true else regexp_full_match(coalesce(rating, ''), '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)') end"
+IS_EPOCH = _plain_int('"timestamp"', 0, MAX_EPOCH)
+
+
+def _positive_int(column: str) -> str:
+    return _plain_int(column, 1, MAX_INT)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row rule: SQL that is true for a valid row, the problem, the fix."""
+
+    valid: str
+    problem: str
+    fix: str
+
+
+ID_FIX = "ids are positive whole numbers written plainly (1, 2, ...: no sign, space or leading zero)"
+RATING_FIX = "ratings are written 0.5, 1.0 (or 1), 1.5, ... 5.0 (or 5)"
+EPOCH_FIX = "timestamps are whole seconds since 1970-01-01 UTC, written plainly"
+CHECKS: dict[str, list[Check]] = {
+    "ratings": [
+        Check(_positive_int("userid"), USER_ID, ID_FIX),
+        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check(IS_NUMBER, NOT_A_NUMBER, RATING_FIX),
+        Check(IS_RATING, NOT_HALF_STARS, RATING_FIX),
+        Check(IS_EPOCH, BAD_TIMESTAMP, EPOCH_FIX),
+    ],
+    "movies": [
+        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check("title is not null", "title is empty", "every movie needs a title"),
+    ],
+    "links": [
+        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check(
+            "regexp_full_match(coalesce(imdbid, ''), '[0-9]{1,7}')",
+            "imdbId is not 1 to 7 digits",
+            "write the IMDb id without its tt prefix",
+        ),
+        Check(
+            "tmdbid is null or regexp_full_match(tmdbid, '[0-9]+')",
+            "tmdbId is not a whole number",
+            "leave tmdbId empty when unknown",
+        ),
+    ],
+    "tags": [
+        Check(_positive_int("userid"), USER_ID, ID_FIX),
+        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check("tag is not null", "tag is empty", "every tag row needs its text"),
+        Check(IS_EPOCH, BAD_TIMESTAMP, EPOCH_FIX),
+    ],
+    "genome_scores": [
+        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check(_positive_int("tagid"), TAG_ID, ID_FIX),
+        Check(
+            "coalesce(try_cast(relevance as double) between 0 and 1, false)",
+            "relevance is not a number from 0 to 1",
+            "relevance is a number from 0 to 1",
+        ),
+    ],
+    "genome_tags": [
+        Check(_positive_int("tagid"), TAG_ID, ID_FIX),
+        Check("tag is not null", "tag is empty", "every genome tag needs its text"),
+    ],
+}
+CHECKS["tag_removals"] = CHECKS["tags"]
+# Tables whose movie ids must be known (in a movies.csv of this or an earlier delivery).
+MOVIE_TABLES = {"ratings", "tags", "links", "genome_scores", "tag_removals"}
+# Keys a single file may not repeat (ratings: the duplicates are rejected, not stopped).
+KEYS = {
+    "movies": ("movieid",),
+    "links": ("movieid",),
+    "genome_tags": ("tagid",),
+    "genome_scores": ("movieid", "tagid"),
+}
+
+
+class ValidationError(Exception):
+    """A delivery that must not land; the message is the one line the user sees."""
+
+
+@dataclass
+class Reject:
+    line: int
+    raw_text: str
+    reason: str
+
+
+@dataclass
+class FileResult:
+    """One checked file: its data rows and the rows the warehouse will leave out."""
+
+    table: str
+    path: Path
+    rows: int
+    rejects: list[Reject] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def loaded(self) -> int:
+        return self.rows - len(self.rejects)
+
+    def reasons(self) -> Counter:
+        return Counter(r.reason for r in self.rejects)
+
+
+def _stop(path: Path, line: int | None, problem: str, fix: str) -> ValidationError:
+    where = f"{path}: line {line}" if line else f"{path}"
+    return ValidationError(f"{where}: {problem}: {fix}")
+
+
+# --- structure ------------------------------------------------------------------------------
+
+
+def _check_header(path: Path, table: str) -> None:
+    expected = HEADERS[table]
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    if not first:
+        raise _stop(path, 1, "empty file (0 bytes, not even a header)", _header_fix(table, "deliver the file with"))
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _stop(path, 1, _utf8_problem(first, exc), "save the file as UTF-8") from None
+    text = text.rstrip("\r\n")
+    if text.startswith("\ufeff"):
+        raise _stop(path, 1, "the file starts with a byte-order mark (BOM)", "save it as UTF-8 without BOM")
+    found = next(csv.reader([text])) if text else []
+    if tuple(found) == expected:
+        return
+    if sorted(found) == sorted(expected):
+        problem = f"columns reordered: header is {text!r}, expected {','.join(expected)!r}"
+    elif len(found) != len(expected):
+        problem = f"header has {len(found)} columns ({text!r}), expected {len(expected)} ({','.join(expected)!r})"
+    else:
+        renamed = [f"{f!r} for {e!r}" for f, e in zip(found, expected, strict=True) if f != e]
+        problem = f"columns renamed: header is {text!r}, expected {','.join(expected)!r} ({', '.join(renamed)})"
+    raise _stop(path, 1, problem, _header_fix(table, "deliver the file with"))
+
+
+def _header_fix(table: str, verb: str) -> str:
+    return f"{verb} the ml-20m header {','.join(HEADERS[table])} (those names, in that order)"
+
+
+def _utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
+    bad = raw[exc.start : exc.end].hex(" ")
+    return f"invalid UTF-8 (byte {bad} at column {exc.start + 1})"
+
+
+@dataclass
+class _Scan:
+    newlines: int = 0
+    has_quote: bool = False
+    blank_at: int | None = None  # byte offset of the first blank line
+    ends_with_newline: bool = True
+
+
+def _scan(path: Path, chunk: int = 16 << 20) -> _Scan:
+    """One pass over the bytes: newlines, any quote character, the first blank line."""
+    scan, offset, previous = _Scan(), 0, b""
+    with open(path, "rb") as handle:
+        while data := handle.read(chunk):
+            scan.newlines += data.count(b"\n")
+            scan.has_quote = scan.has_quote or b'"' in data
+            if scan.blank_at is None:
+                window = previous[-2:] + data
+                for pattern in (b"\n\n", b"\n\r\n"):
+                    at = window.find(pattern)
+                    if at != -1:
+                        at += offset - len(previous[-2:]) + 1
+                        scan.blank_at = at if scan.blank_at is None else min(scan.blank_at, at)
+            offset += len(data)
+            previous = data
+    scan.ends_with_newline = previous.endswith(b"\n")
+    return scan
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """1-based line number of a byte offset."""
+    count, done = 0, 0
+    with open(path, "rb") as handle:
+        while done < offset and (data := handle.read(min(16 << 20, offset - done))):
+            count += data.count(b"\n")
+            done += len(data)
+    return count + 1
+
+
+def _quote_sql(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def read_csv_sql(path: Path, table: str) -> str:
+    """read_csv with the raw views' dialect (macros/raw/raw_layer.sql): every column text."""
+    columns = ", ".join(f"'{name.lower()}': 'varchar'" for name in HEADERS[table])
+    return (
+        f"read_csv('{_quote_sql(path)}', auto_detect = false, header = true, delim = ',', quote = '\"', "
+        f"escape = '\"', strict_mode = true, columns = {{{columns}}})"
+    )
+
+
+_DUCK_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_DUCK_COLUMNS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def _duckdb_problem(path: Path, table: str, message: str) -> ValidationError:
+    """One line from DuckDB's multi-line CSV error (its 'Line' counts lines as read)."""
+    line_match = _DUCK_LINE.search(message)
+    line = int(line_match.group(1)) if line_match else None
+    columns = _DUCK_COLUMNS.search(message)
+    if columns:
+        return _stop(path, line, *_column_count(table, int(columns.group(2))))
+    if "unterminated quote" in message:
+        return _stop(path, line, "unbalanced quote: a quoted value is never closed", _QUOTE_FIX)
+    if "Invalid unicode" in message:
+        return _stop(path, line, _utf8_problem_at(path, line), "save the file as UTF-8")
+    first = " ".join(message.strip().splitlines()[:1]) or "unreadable CSV"
+    return _stop(path, line, f"not readable as CSV ({first})", "deliver an RFC 4180 CSV file (comma, double quotes)")
+
+
+_QUOTE_FIX = 'close the quote, or double a quote inside a quoted value ("")'
+
+
+def _utf8_problem_at(path: Path, line: int | None) -> str:
+    """The invalid byte of a line, if the line is known and holds one."""
+    if line:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if number == line:
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        return _utf8_problem(raw, exc)
+                    break
+    return "invalid UTF-8"
+
+
+def _column_count(table: str, found: int) -> tuple[str, str]:
+    expected = HEADERS[table]
+    return (
+        f"wrong column count: {found} values, expected {len(expected)} ({','.join(expected)})",
+        'quote values that contain a comma ("a, b") and give every row all its columns',
+    )
+
+
+def _python_structure(path: Path, table: str) -> list[int]:
+    """Parse a file that has quotes with Python's csv module: the line each row starts on."""
+    width = len(HEADERS[table])
+    starts: list[int] = []
+
+    def lines() -> Iterable[str]:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _stop(path, number, _utf8_problem(raw, exc), "save the file as UTF-8") from None
+
+    reader = csv.reader(lines(), strict=True)
+    next(reader)  # the header, checked already
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            text = str(exc)
+            if "unexpected end of data" in text or "field larger than field limit" in text:
+                problem = f"unbalanced quote: the quoted value opened on line {start} is never closed"
+                raise _stop(path, start, problem, _QUOTE_FIX) from None
+            if "NUL" in text:
+                raise _stop(path, reader.line_num, "NUL byte in the line", "remove it") from None
+            raise _stop(path, reader.line_num, f"unbalanced quote ({text})", _QUOTE_FIX) from None
+        if not row:
+            raise _stop(path, start, "blank line", "remove the empty line")
+        if len(row) != width:
+            raise _stop(path, start, *_column_count(table, len(row)))
+        starts.append(start)
+    return starts
+
+
+def _structure(con, path: Path, table: str) -> tuple[int, list[int] | None, int]:
+    """Check the file's structure; return (rows, line of each row or None if row n is on line
+    n + 1, number of lines)."""
+    scan = _scan(path)
+    lines = scan.newlines + (0 if scan.ends_with_newline else 1)
+    starts = None
+    if scan.has_quote:
+        starts = _python_structure(path, table)
+    elif scan.blank_at is not None:
+        raise _stop(path, _line_at(path, scan.blank_at), "blank line", "remove the empty line")
+    try:
+        rows = con.execute(f"select count(*) from {read_csv_sql(path, table)}").fetchone()[0]
+    except duckdb.Error as exc:
+        raise _duckdb_problem(path, table, str(exc)) from None
+    if starts is None and rows != lines - 1:
+        starts = _python_structure(path, table)  # rows and lines disagree: map them exactly
+    if starts is not None and len(starts) != rows:
+        raise _stop(
+            path, None, f"DuckDB reads {rows} rows, Python's csv module {len(starts)}", "deliver an RFC 4180 CSV file"
+        )
+    return rows, starts, lines
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+def _reason_sql(table: str, known: bool) -> str:
+    whens = [f"when not ({check.valid}) then '{check.problem}'" for check in CHECKS[table]]
+    if known and table in MOVIE_TABLES:
+        whens.append(f"when try_cast(movieid as bigint) not in (select movie_id from known) then '{UNKNOWN_MOVIE}'")
+    return "case " + " ".join(whens) + " end"
+
+
+def _fixes(table: str) -> dict[str, str]:
+    fixes = {check.problem: check.fix for check in CHECKS[table]}
+    fixes[UNKNOWN_MOVIE] = "deliver the movie in movies.csv (this delivery or an earlier one)"
+    return fixes
+
+
+def _invalid_rows(con, path: Path, table: str, known: bool) -> list[tuple[int, str]]:
+    """(row number, reason) of every invalid row, in file order. Row numbers come from
+    row_number() over () on a single-file read, which follows the file's order."""
+    source = read_csv_sql(path, table)
+    checked = f"select row_number() over () as row_no, *, {_reason_sql(table, known)} as reason from {source}"
+    if table == "ratings":
+        # First one parallel pass that only counts (the clean case ends here), then, if needed,
+        # the rows in file order: the reasons, and the losers of each repeated (user, movie)
+        # among the valid rows.
+        pair = f"try_cast(userid as bigint) * {MAX_INT + 1} + try_cast(movieid as bigint)"
+        invalid, repeated = con.execute(
+            f"""
+            select
+                count(*) filter (where reason is not null),
+                count(*) filter (where reason is null) - count(distinct pair) filter (where reason is null)
+            from (select {_reason_sql(table, known)} as reason, {pair} as pair from {source})
+            """
+        ).fetchone()
+        if not invalid and not repeated:
+            return []
+        if not repeated:
+            return con.execute(
+                f"select row_no, reason from ({checked}) where reason is not null order by row_no"
+            ).fetchall()
+        sql = f"""
+            with checked as materialized (
+                select
+                    row_number() over () as row_no,
+                    {_reason_sql(table, known)} as reason,
+                    {pair} as pair,
+                    try_cast("timestamp" as bigint) as t,
+                    try_cast(rating as double) as r
+                from {source}
+            ),
+            repeated as (
+                select pair from checked where reason is null group by pair having count(*) > 1
+            ),
+            ranked as (
+                select
+                    checked.row_no,
+                    row_number() over (
+                        partition by checked.pair order by checked.t desc, checked.r desc, checked.row_no
+                    ) as rank
+                from checked
+                inner join repeated on checked.pair = repeated.pair
+                where checked.reason is null
+            )
+            select row_no, reason from checked where reason is not null
+            union all
+            select row_no, '{DUPLICATE_PAIR}' from ranked where rank > 1
+            order by row_no
+        """
+        return con.execute(sql).fetchall()
+    reason = _reason_sql(table, known)
+    found = []
+    if con.execute(f"select count(*) from {source} where ({reason}) is not null").fetchone()[0]:
+        found = con.execute(
+            f"select row_no, reason from ({checked}) where reason is not null order by row_no"
+        ).fetchall()
+    if table in KEYS and not found:
+        key = ", ".join(f"try_cast({column} as bigint)" for column in KEYS[table])
+        repeated = con.execute(f"select 1 from {source} group by {key} having count(*) > 1 limit 1").fetchall()
+        if repeated:  # only then find the first repeated row (a window over the whole file)
+            repeated = con.execute(
+                f"select row_no from (select row_number() over () as row_no, * from {source}) "
+                f"qualify row_number() over (partition by {key} order by row_no) > 1 order by row_no limit 1"
+            ).fetchall()
+            names = " and ".join(HEADERS[table][[h.lower() for h in HEADERS[table]].index(c)] for c in KEYS[table])
+            found = [(repeated[0][0], f"duplicate {names}: the same key is on an earlier line")]
+    return found
+
+
+def _raw_lines(path: Path, spans: list[tuple[int, int]]) -> dict[int, str]:
+    """The text of lines start..end (1-based, inclusive) of each span, keyed by start, without
+    the final line break. Reads the file up to the last line needed."""
+    owner = {line: start for start, end in spans for line in range(start, end + 1)}
+    parts: dict[int, list[bytes]] = {}
+    if not owner:
+        return {}
+    last = max(owner)
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            start = owner.get(number)
+            if start is not None:
+                parts.setdefault(start, []).append(raw)
+            if number >= last:
+                break
+    return {start: b"".join(chunks).decode("utf-8").rstrip("\r\n") for start, chunks in parts.items()}
+
+
+def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] | None = None) -> FileResult:
+    """Check one delivered file of `table`. Raises ValidationError (one line) when it must not
+    land; otherwise returns its row count and the rows the warehouse leaves out (ratings only).
+    Movie ids are checked against known_movie_ids unless it is None."""
+    path = Path(path)
+    if table not in HEADERS:
+        raise ValidationError(f"{path}: unknown table {table!r}: use one of {', '.join(HEADERS)}")
+    clock = time.perf_counter()
+    if not path.is_file():
+        raise _stop(path, None, "no such file", f"deliver {FILES[table]} for table {table}")
+    if path.stat().st_size == 0:
+        raise _stop(path, 1, "empty file (0 bytes, not even a header)", _header_fix(table, "deliver the file with"))
+    _check_header(path, table)
+    con = duckdb.connect()
+    try:
+        con.execute("set preserve_insertion_order = true")
+        rows, starts, lines = _structure(con, path, table)
+        known = known_movie_ids is not None and table in MOVIE_TABLES
+        if known:
+            ids = sorted({int(i) for i in known_movie_ids})
+            if not ids and rows:
+                raise _stop(
+                    path,
+                    None,
+                    "no movie is known: no movies.csv in this delivery nor landed before",
+                    "land movies.csv first, or with this file",
+                )
+            con.execute("create temp table known (movie_id bigint)")
+            if ids:
+                text = ",".join(map(str, ids))
+                con.execute("insert into known select unnest(string_split(?, ','))::bigint", [text])
+        try:
+            invalid = _invalid_rows(con, path, table, known) if rows else []
+        except duckdb.Error as exc:
+            raise _duckdb_problem(path, table, str(exc)) from None
+    finally:
+        con.close()
+
+    def span(row_no: int) -> tuple[int, int]:
+        if starts is None:
+            return row_no + 1, row_no + 1
+        end = starts[row_no] - 1 if row_no < len(starts) else lines
+        return starts[row_no - 1], end
+
+    if invalid and table not in REJECTING_TABLES:
+        row_no, reason = invalid[0]
+        more = f" (and {len(invalid) - 1} more row(s))" if len(invalid) > 1 else ""
+        fix = _fixes(table).get(reason, "deliver each key once per file")
+        raise _stop(path, span(row_no)[0], reason + more, fix)
+    if rows >= SHARE_FROM_ROWS and len(invalid) > MAX_REJECTED_SHARE * rows:
+        row_no, reason = invalid[0]
+        raise _stop(
+            path,
+            None,
+            f"{len(invalid):,} of {rows:,} rows would be rejected (line {span(row_no)[0]}: {reason}, ...): "
+            "the file looks wrong as a whole",
+            "fix it and deliver it again (rows are listed one by one only when they are the exception)",
+        )
+    texts = _raw_lines(path, [span(row_no) for row_no, _ in invalid])
+    rejects = [Reject(span(row_no)[0], texts.get(span(row_no)[0], ""), reason) for row_no, reason in invalid]
+    return FileResult(table, path, rows, rejects, time.perf_counter() - clock)
+
+
+# --- a delivery folder ----------------------------------------------------------------------
+
+
+def movie_ids(path: str | Path) -> set[int]:
+    """The movie ids of a movies.csv (rows whose id is not a number are skipped)."""
+    con = duckdb.connect()
+    try:
+        sql = f"select distinct try_cast(movieid as bigint) from {read_csv_sql(Path(path), 'movies')}"
+        return {row[0] for row in con.execute(sql).fetchall() if row[0] is not None}
+    except duckdb.Error as exc:
+        raise _duckdb_problem(Path(path), "movies", str(exc)) from None
+    finally:
+        con.close()
+
+
+def plan_tables(src: Path, tables: list[str] | None, batch: int) -> list[str]:
+    """The tables of a delivery folder to check, movies first. The first delivery (batch 0)
+    must hold every required table; a later one holds what changed."""
+    if tables is None:
+        missing = [t for t in FILES if t not in OPTIONAL_TABLES and not (src / FILES[t]).is_file()]
+        if batch == 0 and missing:
+            raise ValidationError(
+                f"{src / FILES[missing[0]]}: missing: the first delivery (batch 0) needs a file for every table "
+                f"(missing: {', '.join(FILES[t] for t in missing)}): add the file(s), or land the tables you have "
+                "with --tables and the rest later in the same batch"
+            )
+        tables = [t for t in FILES if (src / FILES[t]).is_file()]
+    for table in tables:
+        if table not in FILES:
+            raise ValidationError(f"unknown table {table!r}: use some of {', '.join(FILES)}")
+        if not (src / FILES[table]).is_file():
+            raise _stop(src / FILES[table], None, "missing", f"add the file or leave table {table} out of --tables")
+    return sorted(tables, key=lambda t: t != "movies")
+
+
+def validate_dir(
+    src: str | Path,
+    tables: list[str] | None = None,
+    batch: int = 0,
+    known_movie_ids: Iterable[int] | None = (),
+    stream: IO[str] | None = None,
+) -> list[FileResult]:
+    """Check every file of a delivery folder, movies first (its ids become known for the other
+    files). known_movie_ids: the movies of earlier deliveries; None skips the movie check."""
+    src = Path(src)
+    if not src.is_dir():
+        raise ValidationError(f"--src {src} is not a folder: point it at a folder of MovieLens CSV files")
+    known = None if known_movie_ids is None else set(known_movie_ids)
+    results = []
+    for table in plan_tables(src, tables, batch):
+        path = src / FILES[table]
+        result = validate_file(path, table, known)
+        if table == "movies" and known is not None:
+            known |= movie_ids(path)
+        results.append(result)
+        if stream is not None:
+            stream.write(f"  checked {describe(result)}\n")
+            stream.flush()
+    return results
+
+
+def describe(result: FileResult) -> str:
+    text = f"{result.path.name}  {result.rows:,} row{'s' if result.rows != 1 else ''}"
+    if result.rejects:
+        reasons = "; ".join(f"{reason}: {n:,}" for reason, n in sorted(result.reasons().items()))
+        text += f", {len(result.rejects):,} rejected ({reasons})"
+    return f"{text}  {result.seconds:.1f} s"
+
+
+def write_rejects(results: Iterable[FileResult], source_files: dict[str, str], out: str | Path) -> int:
+    """Write the rejects of a delivery to `out` (header + one row per rejected row); returns
+    the number of rows. source_files: table -> the landed file's URL, as the warehouse's
+    `filename` column shows it. Every value is quoted, so commas, quotes, newlines and
+    backslashes in raw_text read back the same on DuckDB and Snowflake."""
+    count = 0
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        handle.write(",".join(REJECTS_HEADER) + "\n")
+        writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for result in results:
+            for reject in result.rejects:
+                writer.writerow([result.table, source_files[result.table], reject.line, reject.raw_text, reject.reason])
+                count += 1
+    return count
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m scripts.validate",
+        description="Check the MovieLens CSV files of a delivery folder, landing nothing.",
+    )
+    parser.add_argument("--src", required=True, help="folder holding movies.csv, ratings.csv, ...")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="the delivery's batch (0, the default, must hold every table)"
+    )
+    parser.add_argument("--tables", nargs="+", metavar="TABLE", help=f"only these tables ({' '.join(FILES)})")
+    parser.add_argument(
+        "--known-movies",
+        metavar="MOVIES_CSV",
+        nargs="+",
+        default=[],
+        help="movies.csv files of earlier deliveries (their ids are known movies too)",
+    )
+    parser.add_argument("--show", type=int, default=5, metavar="N", help="rejected rows to print per file (default 5)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    tables = [t for group in args.tables for t in group.split(",") if t] if args.tables else None
+    src = Path(args.src)
+    try:
+        known: set[int] | None = set()
+        for path in args.known_movies:
+            known |= movie_ids(path)
+        movies = src / FILES["movies"]
+        if tables is not None and "movies" not in tables and movies.is_file():
+            validate_file(movies, "movies")  # its ids count only if it is valid
+            known |= movie_ids(movies)
+        elif not args.known_movies and not movies.is_file():
+            known = None  # nothing to check the movie ids against
+        results = validate_dir(src, tables, args.batch, known, stream=sys.stderr)
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    for result in results:
+        for reject in result.rejects[: args.show]:
+            print(f"{result.path}: line {reject.line}: {reject.reason}: {reject.raw_text}")
+        if len(result.rejects) > args.show:
+            print(f"{result.path}: ... {len(result.rejects) - args.show:,} more rejected row(s)")
+    rows = sum(r.rows for r in results)
+    rejected = sum(len(r.rejects) for r in results)
+    if known is None:
+        print("note: movie ids not checked (no movies.csv here and no --known-movies)", file=sys.stderr)
+    print(f"ok: {len(results)} file(s), {rows:,} rows, {rejected:,} would be rejected, none stops the delivery")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
