@@ -49,6 +49,19 @@ def endpoint_url(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
+def client(endpoint: str):
+    """A boto3 S3 client for a local server at endpoint, with the server's fake keys."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
 def pid_file(state_dir: Path, port: int) -> Path:
     return Path(state_dir) / f"moto-{port}.pid"
 

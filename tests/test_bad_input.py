@@ -26,11 +26,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import duckdb
 import pytest
 
-from scripts import upload, validate
+from scripts import s3_local, upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import EMULATOR_PYTHON, free_port, snowflake_fetch, start_emulator, stop_emulator
 
@@ -373,13 +372,7 @@ def emulator_build(base, moto_server, tmp_path_factory) -> dict:
     if not EMULATOR_PYTHON.is_file():
         pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     work = tmp_path_factory.mktemp("bad-input-emulator")
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
     raw_root = f"s3://{BUCKET}/{PREFIX}"
     land_cases(base, work, raw_root, EMULATOR_CASES, client=client)

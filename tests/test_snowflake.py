@@ -22,13 +22,12 @@ import shutil
 import warnings
 from pathlib import Path
 
-import boto3
 import duckdb
 import pytest
 import snowflake.connector
 
 from scripts import generate_movielens as gen
-from scripts import upload
+from scripts import s3_local, upload
 from tests.dbt_runner import ROOT, dbt_env, httpfs_extension, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -60,13 +59,7 @@ def landing(moto_server, tmp_path_factory) -> Path:
     """The tiny dataset generated and landed as batch 0 in s3://snowflake-test/movielens/raw."""
     out = tmp_path_factory.mktemp("sf-generated")
     gen.generate(out, SCALE, SEED, quiet=True)
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
     upload.upload_dir(out, RAW_ROOT, batch=0, client=client, stream=None)
     return out

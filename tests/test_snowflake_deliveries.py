@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import duckdb
 import pytest
 
 from scripts import deliver as delivery
 from scripts import generate_movielens as gen
-from scripts import upload
+from scripts import s3_local, upload
 from tests.dbt_runner import dbt_env, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -75,13 +74,7 @@ def cycle(moto_server, tmp_path_factory) -> dict:
         pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     base = tmp_path_factory.mktemp("sfd-base")
     gen.generate(base, 0.001, 11, quiet=True)
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
     upload.upload_dir(base, RAW_ROOT, batch=0, client=client, stream=None)
 

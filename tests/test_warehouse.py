@@ -11,12 +11,11 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import boto3
 import duckdb
 import pytest
 
 from scripts import generate_movielens as gen
-from scripts import upload
+from scripts import s3_local, upload
 from tests.dbt_runner import dbt_env, httpfs_extension, run_dbt
 
 SCALE = 0.001
@@ -37,13 +36,7 @@ def generated(tmp_path_factory) -> Path:
 def warehouse(generated, moto_server, tmp_path_factory) -> Path:
     """A DuckDB file built by `dbt seed` + `dbt build` from the landed CSVs; returns its path."""
     workdir = tmp_path_factory.mktemp("dbt")
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
     upload.upload_dir(generated, f"s3://{BUCKET}/{PREFIX}", batch=0, client=client, stream=None)
     env = dbt_env(workdir, f"s3://{BUCKET}/{PREFIX}", endpoint=moto_server)
