@@ -21,20 +21,16 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from scripts import upload
+
 URL = "https://files.grouplens.org/datasets/movielens/ml-20m.zip"
 # The MD5 GroupLens publishes in https://files.grouplens.org/datasets/movielens/ml-20m.zip.md5
 # ("MD5 (ml-20m.zip) = cd245b17a1ae2cc31bb14903e1204af3"). The published file is fetched
 # and preferred; this copy is used only when that fetch fails (e.g. a zip put by hand).
 PUBLISHED_MD5 = "cd245b17a1ae2cc31bb14903e1204af3"
 FOLDER = "ml-20m"
-FILES = (
-    "movies.csv",
-    "ratings.csv",
-    "tags.csv",
-    "links.csv",
-    "genome-scores.csv",
-    "genome-tags.csv",
-)
+# The six ml-20m files, as the landing zone names them.
+FILES = tuple(name for table, name in upload.TABLES.items() if table not in upload.OPTIONAL_TABLES)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 

@@ -332,3 +332,22 @@ def compare_tables(
             f"{len(only_right)} only on {right_name}, e.g. {only_right[:5]})"
         )
     return problems
+
+
+def emulator_dbt_env(workdir: Path, raw_root: str, port: int, endpoint: str, **extra: str) -> dict[str, str]:
+    """dbt's environment for the `emulator` target: the raw tables go to ANALYTICS.raw and the
+    stage reads raw_root (an s3:// prefix on the moto server at endpoint)."""
+    from tests.dbt_runner import dbt_env
+
+    return dbt_env(
+        workdir,
+        raw_root,
+        endpoint=endpoint,
+        DBT_TARGET="emulator",
+        SNOWFLAKE_EMULATOR_PORT=str(port),
+        SNOWFLAKE_EMULATOR_PASSWORD="emulator",
+        SNOWFLAKE_RAW_DATABASE="ANALYTICS",
+        SNOWFLAKE_STAGE_URL=f"{raw_root}/",
+        SNOWFLAKE_DISABLE_PLATFORM_DETECTION="true",
+        **extra,
+    )

@@ -31,7 +31,14 @@ import pytest
 
 from scripts import s3_local, upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
-from tests.snowflake_helpers import EMULATOR_PYTHON, free_port, snowflake_fetch, start_emulator, stop_emulator
+from tests.snowflake_helpers import (
+    EMULATOR_PYTHON,
+    emulator_dbt_env,
+    free_port,
+    snowflake_fetch,
+    start_emulator,
+    stop_emulator,
+)
 
 FIXTURES = ROOT / "tests" / "fixtures" / "bad_input"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
@@ -379,17 +386,7 @@ def emulator_build(base, moto_server, tmp_path_factory) -> dict:
     port = free_port()
     proc = start_emulator(port, work / "db", moto_server, work / "emulator.log")
     try:
-        env = dbt_env(
-            work,
-            raw_root,
-            endpoint=moto_server,
-            DBT_TARGET="emulator",
-            SNOWFLAKE_EMULATOR_PORT=str(port),
-            SNOWFLAKE_EMULATOR_PASSWORD="emulator",
-            SNOWFLAKE_RAW_DATABASE="ANALYTICS",
-            SNOWFLAKE_STAGE_URL=f"{raw_root}/",
-            SNOWFLAKE_DISABLE_PLATFORM_DETECTION="true",
-        )
+        env = emulator_dbt_env(work, raw_root, port, moto_server)
         run_dbt(["run-operation", "load_raw"], env)
         build = run_dbt(BUILD, env, check=False)
         _, rows, _ = snowflake_fetch(

@@ -32,6 +32,7 @@ from tests.dbt_runner import ROOT, dbt_env, httpfs_extension, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
     compare_tables,
+    emulator_dbt_env,
     free_port,
     snowflake_dialect_problems,
     snowflake_fetch,
@@ -83,19 +84,8 @@ def sf_workdir(tmp_path_factory) -> Path:
 
 
 def emulator_env(workdir: Path, port: int, endpoint: str, target_dir: str = "target") -> dict[str, str]:
-    """dbt's environment for the `emulator` target (dbt_env's ci settings, overridden)."""
-    return dbt_env(
-        workdir,
-        RAW_ROOT,
-        endpoint=endpoint,
-        DBT_TARGET="emulator",
-        DBT_TARGET_PATH=str(workdir / target_dir),
-        SNOWFLAKE_EMULATOR_PORT=str(port),
-        SNOWFLAKE_EMULATOR_PASSWORD="emulator",
-        SNOWFLAKE_RAW_DATABASE="ANALYTICS",
-        SNOWFLAKE_STAGE_URL=f"{RAW_ROOT}/",
-        SNOWFLAKE_DISABLE_PLATFORM_DETECTION="true",
-    )
+    """dbt's environment for the `emulator` target, with its own target folder."""
+    return emulator_dbt_env(workdir, RAW_ROOT, port, endpoint, DBT_TARGET_PATH=str(workdir / target_dir))
 
 
 def raw_state(port: int) -> dict[str, tuple[int, set[str]]]:

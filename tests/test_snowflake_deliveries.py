@@ -18,6 +18,7 @@ from tests.dbt_runner import dbt_env, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
     compare_tables,
+    emulator_dbt_env,
     free_port,
     snowflake_fetch,
     start_emulator,
@@ -45,20 +46,6 @@ KINDS = {  # the last delivery: every kind
 }
 
 
-def emulator_env(workdir: Path, port: int, endpoint: str) -> dict[str, str]:
-    return dbt_env(
-        workdir,
-        RAW_ROOT,
-        endpoint=endpoint,
-        DBT_TARGET="emulator",
-        SNOWFLAKE_EMULATOR_PORT=str(port),
-        SNOWFLAKE_EMULATOR_PASSWORD="emulator",
-        SNOWFLAKE_RAW_DATABASE="ANALYTICS",
-        SNOWFLAKE_STAGE_URL=f"{RAW_ROOT}/",
-        SNOWFLAKE_DISABLE_PLATFORM_DETECTION="true",
-    )
-
-
 def raw_checksums(port: int) -> dict[str, dict[str, str]]:
     checksums = {}
     for table in upload.TABLES:
@@ -82,7 +69,7 @@ def cycle(moto_server, tmp_path_factory) -> dict:
     port = free_port()
     proc = start_emulator(port, workdir / "db", moto_server, workdir / "emulator.log")
     try:
-        env = emulator_env(workdir, port, moto_server)
+        env = emulator_dbt_env(workdir, RAW_ROOT, port, moto_server)
         run_dbt(["run-operation", "load_raw"], env)
         run_dbt(["seed"], env)
         run_dbt(["build"], env)
