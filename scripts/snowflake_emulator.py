@@ -64,9 +64,10 @@ WORKAROUNDS = [
     "views listed in INFORMATION_SCHEMA.TABLES",
     "NULL timestamps reach the client as NULL, not 1970-01-01",
     "results of more than one arrow batch (over ~1M rows)",
-    "file format options ENCODING = 'UTF8' and ERROR_ON_COLUMN_COUNT_MISMATCH = TRUE",
+    "CSV read by Snowflake's documented rules: defaults, escapes, NULL_IF, empty fields, blank lines, CRLF",
     "option values given as identifiers (FORMAT_NAME = db.schema.fmt)",
-    "CSV read as text with an explicit delimiter, cast on insert",
+    "COPY transformations: $n beyond a record's last field is NULL (no column-count check)",
+    "COPY transformations: a failed numeric cast aborts the COPY naming the file and line",
     "COPY transformations: $n, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, one current_timestamp()",
     "COPY: prefix listing of file:// stages, file:// names in load history, PATTERN",
     "COPY with ON_ERROR = ABORT_STATEMENT is all-or-nothing; its result lists only the files it loaded",
@@ -362,8 +363,9 @@ def _install_arrow_workarounds(arrow: Any, server: Any) -> None:
 
 # --- COPY INTO ----------------------------------------------------------------------------------
 
-# METADATA$FILE_ROW_NUMBER counts the file's records from its first line, header lines included.
-# (Assumption: documented as "row number for each record in the staged data file".)
+# METADATA$FILE_ROW_NUMBER counts the file's records from its first line, header lines included,
+# skipped blank lines not. (Assumption: documented as "row number for each record in the staged
+# data file".)
 ROW_NUMBER_COUNTS_HEADER = True
 
 
@@ -380,25 +382,16 @@ def _metadata_filename(url: str, stage: Any) -> str:
 
 
 def _install_copy_workarounds(copy_into: Any, stage: Any, s3_mirror: Any | None) -> None:
+    # Restores: Snowflake's CSV reading (see SnowflakeCSV below). fakesnow hands the file to DuckDB's
+    # read_csv with DuckDB's rules and a few of Snowflake's options, refuses the others (ENCODING,
+    # SKIP_BLANK_LINES, ESCAPE_UNENCLOSED_FIELD = '\\', ...) and stores wrong defaults for named
+    # formats (ESCAPE_UNENCLOSED_FIELD = NONE). Drop when fakesnow reads CSV by Snowflake's rules.
+    import fakesnow.transforms.file_format as file_format_module
     from sqlglot import exp
 
-    # Restores: FILE_FORMAT options ENCODING = 'UTF8' and ERROR_ON_COLUMN_COUNT_MISMATCH = TRUE, both
-    # Snowflake's defaults, which fakesnow rejects as unknown options. DuckDB reads UTF-8, and with
-    # the delimiter given (below) it fails on a record with the wrong number of fields. Other values
-    # are still refused. Drop when fakesnow accepts these options.
-    original_handle_csv = copy_into.handle_csv
-
-    def handle_csv(options: dict[str, Any]) -> Any:
-        options = dict(options)
-        encoding = options.pop("ENCODING", None)
-        if encoding is not None and str(encoding).upper().replace("-", "") != "UTF8":
-            raise NotImplementedError(f"FILE_FORMAT option ENCODING = {encoding}")
-        mismatch = options.pop("ERROR_ON_COLUMN_COUNT_MISMATCH", None)
-        if mismatch is not None and str(mismatch).upper() not in {"TRUE", "1"}:
-            raise NotImplementedError(f"FILE_FORMAT option ERROR_ON_COLUMN_COUNT_MISMATCH = {mismatch}")
-        return original_handle_csv(options)
-
-    copy_into.handle_csv = handle_csv
+    file_format_module.CSV_DEFAULT_OPTIONS.clear()
+    file_format_module.CSV_DEFAULT_OPTIONS.update(SNOWFLAKE_CSV_DEFAULTS)
+    copy_into.handle_csv = lambda options: SnowflakeCSV.from_options(options, copy_into.ReadCSV, stage)
 
     # Restores: an option whose value is a (qualified) object name, eg:
     # FILE_FORMAT = (FORMAT_NAME = raw.movielens_csv), which Snowflake takes quoted or not. fakesnow
@@ -415,24 +408,6 @@ def _install_copy_workarounds(copy_into: Any, stage: Any, s3_mirror: Any | None)
 
     options_module._option_value = _option_value  # noqa: SLF001
 
-    # Restores: CSV fields are text until cast to the target column's type, and the field delimiter is
-    # the format's (default ','), as in Snowflake. fakesnow lets DuckDB guess each column's type from
-    # the first rows, and passes no delimiter for ',', so DuckDB guesses it too (a file with a bad row
-    # could be read as one column). Drop when fakesnow reads CSV as all-varchar with an explicit sep.
-    original_read_csv = copy_into.ReadCSV.read_expression
-
-    def read_csv_expression(self: Any, url: str) -> Any:
-        read = original_read_csv(self, url)
-        given = {a.this.name.lower() for a in read.expressions if isinstance(a, exp.EQ)}
-        extra = {"all_varchar": exp.Boolean(this=True)}
-        if "sep" not in given and "delim" not in given:
-            extra["sep"] = exp.Literal.string(self.sep or ",")
-        for name, value in extra.items():
-            read.append("expressions", exp.EQ(this=exp.Literal(this=name, is_string=False), expression=value))
-        return read
-
-    copy_into.ReadCSV.read_expression = read_csv_expression
-
     # Restores: COPY INTO t (cols) FROM (SELECT $1, $2, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER,
     # current_timestamp() FROM @stage) for CSV. fakesnow only maps `$1:key` of JSON/Parquet and fails
     # on `$n` of a CSV file (AttributeError, HTTP 500). Rewrite `$n` to the n-th CSV field, and the
@@ -445,15 +420,20 @@ def _install_copy_workarounds(copy_into: Any, stage: Any, s3_mirror: Any | None)
         if not (isinstance(from_, exp.Subquery) and isinstance(params.file_format, copy_into.ReadCSV)):
             return original_inserts(expr, params, urls, parquet_info)
         select = from_.this
-        skip = params.file_format.skip_header if ROW_NUMBER_COUNTS_HEADER else 0
+        # $n beyond a record's last field reads as NULL, so the parsed file has at least n columns
+        # (docs: "Transforming data during a load": ERROR_ON_COLUMN_COUNT_MISMATCH is ignored).
+        positions = [
+            int(e.this.this)
+            for e in select.find_all(exp.Parameter)
+            if isinstance(e.this, exp.Literal) and not e.this.is_string
+        ]
         inserts = []
         for url in urls:
             columns = []
             for projection in select.expressions:
-                columns.append(projection.copy().transform(lambda e, u=url: _csv_column(e, u, skip, stage)))
-            read = params.file_format.read_expression(url)
-            # WITH ORDINALITY numbers the records in file order, for METADATA$FILE_ROW_NUMBER
-            source = exp.Table(this=read, ordinality=True, alias=exp.TableAlias(this=exp.to_identifier("_fs_file")))
+                columns.append(projection.copy().transform(lambda e, u=url: _csv_column(e, u, stage)))
+            read = params.file_format.read_expression(url, min_columns=max(positions, default=0))
+            source = exp.Table(this=read, alias=exp.TableAlias(this=exp.to_identifier("_fs_file")))
             inserts.append(exp.Insert(this=expr.this, expression=exp.Select(expressions=columns).from_(source)))
         return inserts
 
@@ -544,12 +524,17 @@ def _install_copy_statement_workaround(fakesnow_cursor: Any) -> None:
                 loaded = "select 'Copy executed with 0 files processed.' as status"
             duck_conn.execute(loaded)
             return loaded
-        except BaseException:
+        except BaseException as e:
             if began:
                 try:
                     duck_conn.rollback()
                 except duckdb.Error:
                     pass
+            if isinstance(e, duckdb.Error) and CAST_ERROR_MARKER in str(e):
+                import snowflake.connector.errors as sf_errors
+
+                message = str(e).split(CAST_ERROR_MARKER, 1)[1]
+                raise sf_errors.ProgrammingError(msg=message, errno=100038, sqlstate="22018") from None
             raise
         finally:
             _COPY_STATE.pattern = None
@@ -558,7 +543,11 @@ def _install_copy_statement_workaround(fakesnow_cursor: Any) -> None:
     fakesnow_cursor.copy_into = copy_into
 
 
-def _csv_column(e: Any, url: str, skip: int, stage: Any) -> Any:
+NUMERIC_TYPES = {"DECIMAL", "BIGINT", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT", "BIGDECIMAL"}
+CAST_ERROR_MARKER = "\x1fsnowflake-copy-error\x1f"
+
+
+def _csv_column(e: Any, url: str, stage: Any) -> Any:
     from sqlglot import exp
 
     if isinstance(e, exp.Column) and isinstance(e.this, exp.Parameter):
@@ -570,10 +559,263 @@ def _csv_column(e: Any, url: str, skip: int, stage: Any) -> Any:
         if name == "METADATA$FILENAME":
             return exp.Literal.string(_metadata_filename(url, stage))
         if name == "METADATA$FILE_ROW_NUMBER":
-            return exp.Add(this=exp.column("ordinality", table="_fs_file"), expression=exp.Literal.number(skip))
+            return exp.column("_fs_row", table="_fs_file")
     if isinstance(e, exp.CurrentTimestamp) and getattr(_COPY_STATE, "now", None) is not None:
         return exp.cast(exp.Literal.string(_COPY_STATE.now.isoformat()), "TIMESTAMPTZ")
+    # A value that does not convert fails the record, and ON_ERROR = ABORT_STATEMENT stops the COPY
+    # with the file and line (docs: COPY INTO <table>, ON_ERROR; error 100038 "Numeric value ... is
+    # not recognized"). DuckDB's cast error names neither, so the failing record raises it itself.
+    if isinstance(e, exp.Cast) and not isinstance(e, exp.TryCast) and e.to.this.name in NUMERIC_TYPES:
+        value = e.this.copy().transform(lambda x: _csv_column(x, url, stage))  # children first
+        e = exp.Cast(this=value.copy(), to=e.to.copy())
+        message = exp.DPipe(
+            this=exp.DPipe(
+                this=exp.DPipe(
+                    this=exp.Literal.string(f"{CAST_ERROR_MARKER}Numeric value '"),
+                    expression=exp.cast(value.copy(), "VARCHAR"),
+                ),
+                expression=exp.Literal.string(f"' is not recognized\n  File '{_metadata_filename(url, stage)}', line "),
+            ),
+            expression=exp.cast(exp.column("_fs_line", table="_fs_file"), "VARCHAR"),
+        )
+        bad = exp.and_(
+            exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())),
+            exp.Is(this=exp.TryCast(this=value.copy(), to=e.to.copy()), expression=exp.Null()),
+        )
+        return exp.Case(ifs=[exp.If(this=bad, true=exp.func("error", message))], default=e)
     return e
+
+
+# Snowflake's documented CSV defaults (docs: CREATE FILE FORMAT, "Format type options", TYPE = CSV).
+SNOWFLAKE_CSV_DEFAULTS: dict[str, Any] = {
+    "FIELD_DELIMITER": ",",
+    "SKIP_HEADER": 0,
+    "FIELD_OPTIONALLY_ENCLOSED_BY": "NONE",
+    "ESCAPE": "NONE",
+    "ESCAPE_UNENCLOSED_FIELD": "\\",
+    "NULL_IF": ["\\N"],
+    "EMPTY_FIELD_AS_NULL": True,
+    "SKIP_BLANK_LINES": False,
+    "TRIM_SPACE": False,
+    "ENCODING": "UTF8",
+    "REPLACE_INVALID_CHARACTERS": False,
+    "ERROR_ON_COLUMN_COUNT_MISMATCH": True,
+    "COMPRESSION": "AUTO",
+}
+
+# where parsed files are kept (set by apply_workarounds)
+_PARSE_DIR: list[str] = []
+
+
+def _copy_error(message: str, name: str, line: int) -> Exception:
+    import snowflake.connector.errors as sf_errors
+
+    return sf_errors.ProgrammingError(msg=f"{message}\n  File '{name}', line {line}", errno=100065, sqlstate="22000")
+
+
+def _flag(value: Any) -> bool:
+    return str(value).upper() in {"TRUE", "1"}
+
+
+def _char(value: Any) -> str | None:
+    text = str(value)
+    return None if text.upper() == "NONE" or text == "" else text
+
+
+class SnowflakeCSV:
+    """A CSV file read the way Snowflake's COPY documents it, into a Parquet file DuckDB then reads.
+
+    Columns column0..columnN-1 (every field as text, NULL past a record's last field), _fs_line (the
+    file line the record starts on) and _fs_row (METADATA$FILE_ROW_NUMBER). Options and defaults:
+    docs.snowflake.com/en/sql-reference/sql/create-file-format (TYPE = CSV).
+    """
+
+    def __init__(self, options: dict[str, Any], stage: Any):
+        self.stage = stage
+        self.skip_header = int(options["SKIP_HEADER"])
+        self.sep = str(options["FIELD_DELIMITER"])
+        self.quote = _char(options["FIELD_OPTIONALLY_ENCLOSED_BY"])
+        self.escape = _char(options["ESCAPE"])
+        self.escape_unenclosed = _char(options["ESCAPE_UNENCLOSED_FIELD"])
+        null_if = options["NULL_IF"]
+        self.null_if = {str(v) for v in (null_if if isinstance(null_if, list) else [null_if])}
+        self.empty_field_as_null = _flag(options["EMPTY_FIELD_AS_NULL"])
+        self.skip_blank_lines = _flag(options["SKIP_BLANK_LINES"])
+        self.trim_space = _flag(options["TRIM_SPACE"])
+        self.replace_invalid = _flag(options["REPLACE_INVALID_CHARACTERS"])
+        self.compression = str(options["COMPRESSION"]).upper()
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], base: type, stage: Any) -> Any:
+        """The handler fakesnow's COPY uses (a subclass of its ReadCSV, which its code checks for)."""
+        options = {k.upper(): v for k, v in options.items() if k.upper() != "TYPE"}
+        unknown = set(options) - set(SNOWFLAKE_CSV_DEFAULTS) - {"RECORD_DELIMITER"}
+        if unknown:
+            raise NotImplementedError(f"FILE_FORMAT option(s) {sorted(unknown)}")
+        if str(options.pop("RECORD_DELIMITER", "\n")) not in {"\n", "\\n"}:
+            raise NotImplementedError("RECORD_DELIMITER other than the new line")
+        if str(options.get("ENCODING", "UTF8")).upper().replace("-", "") != "UTF8":
+            raise NotImplementedError(f"FILE_FORMAT option ENCODING = {options['ENCODING']}")
+        if str(options.get("COMPRESSION", "AUTO")).upper() not in {"AUTO", "NONE", "GZIP"}:
+            raise NotImplementedError(f"COMPRESSION = {options['COMPRESSION']}")
+        reader = cls({**SNOWFLAKE_CSV_DEFAULTS, **options}, stage)
+
+        def read_expression(_handler: Any, url: str, min_columns: int = 0) -> Any:
+            return reader.read_expression(url, min_columns)
+
+        handler_class = type("SnowflakeReadCSV", (base,), {"read_expression": read_expression})
+        return handler_class(skip_header=reader.skip_header, quote=reader.quote, sep=reader.sep)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def _local_path(self, url: str) -> str:
+        from urllib.parse import unquote, urlparse
+
+        import fakesnow.copy_into as copy_into
+
+        if url.startswith("file://"):
+            return unquote(urlparse(url).path)
+        if url.startswith("s3://"):
+            return copy_into.FileTypeHandler.file_literal(url).this  # the S3 mirror's local copy
+        return self.stage.file_path(url)
+
+    def read_expression(self, url: str, min_columns: int = 0) -> Any:
+        import hashlib
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from sqlglot import exp
+
+        path = self._local_path(url)
+        columns, lines, rows = self.parse(path, _metadata_filename(url, self.stage))
+        width = max(min_columns, max((len(r) for r in columns), default=0), 1)
+        arrays = {
+            f"column{i}": pa.array([r[i] if i < len(r) else None for r in columns], type=pa.string())
+            for i in range(width)
+        }
+        arrays["_fs_line"] = pa.array(lines, type=pa.int64())
+        arrays["_fs_row"] = pa.array(rows, type=pa.int64())
+        os.makedirs(_PARSE_DIR[0], exist_ok=True)
+        target = os.path.join(
+            _PARSE_DIR[0], hashlib.sha256(f"{url}|{time.time_ns()}".encode()).hexdigest()[:20] + ".parquet"
+        )
+        pq.write_table(pa.table(arrays), target)
+        return exp.func("read_parquet", exp.Literal.string(target))
+
+    def parse(self, path: str, name: str) -> tuple[list[list[str | None]], list[int], list[int]]:
+        """(records, the line each starts on, METADATA$FILE_ROW_NUMBER of each)."""
+        import csv
+        import gzip
+        import io
+
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if self.compression == "GZIP" or (self.compression == "AUTO" and data[:2] == b"\x1f\x8b"):
+            data = gzip.decompress(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if not self.replace_invalid:
+                # docs: ENCODING / REPLACE_INVALID_CHARACTERS = FALSE: invalid UTF-8 is an error
+                line = data.count(b"\n", 0, e.start) + 1
+                raise _copy_error(f"Invalid UTF8 detected in string '0x{data[e.start]:02X}'", name, line) from None
+            text = data.decode("utf-8", errors="replace")
+
+        consumed = [0]
+        raw: list[str] = []
+
+        def source():
+            for line in io.StringIO(text, newline=""):
+                consumed[0] += 1
+                raw.append(line)
+                yield line
+
+        lines_iter = source()
+        for _ in range(self.skip_header):  # docs: SKIP_HEADER: number of lines at the start of the file to skip
+            if next(lines_iter, None) is None:
+                break
+        # docs: FIELD_OPTIONALLY_ENCLOSED_BY: a quote inside an enclosed field is escaped by doubling it;
+        # ESCAPE_UNENCLOSED_FIELD (default backslash) escapes the next character, the record end included.
+        escape = self.escape_unenclosed or self.escape
+        reader = csv.reader(
+            lines_iter,
+            delimiter=self.sep,
+            quotechar=self.quote or '"',
+            quoting=csv.QUOTE_MINIMAL if self.quote else csv.QUOTE_NONE,
+            doublequote=True,
+            escapechar=escape,
+            strict=True,
+        )
+        csv.field_size_limit(sys.maxsize)
+        records: list[list[str | None]] = []
+        starts: list[int] = []
+        numbers: list[int] = []
+        number = self.skip_header if ROW_NUMBER_COUNTS_HEADER else 0
+        while True:
+            start = consumed[0] + 1
+            raw.clear()
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                if "end of data" in str(e) or "EOF" in str(e):
+                    message = f"Found an enclosed field (opened by {self.quote}) that is never closed"
+                else:
+                    message = f"Found character instead of field delimiter '{self.sep}' ({e})"
+                raise _copy_error(message, name, start) from None
+            if not fields:
+                # docs: SKIP_BLANK_LINES (default FALSE): a blank line is otherwise a record of one empty field
+                if self.skip_blank_lines:
+                    continue
+                fields = [""]
+            records.append(self._values(fields, raw))
+            number += 1
+            starts.append(start)
+            numbers.append(number)
+        return records, starts, numbers
+
+    def _values(self, fields: list[str], raw: list[str]) -> list[str | None]:
+        quoted = None
+        values: list[str | None] = []
+        for i, value in enumerate(fields):
+            if self.trim_space:
+                value = value.strip(" ")
+            if value in self.null_if:  # docs: NULL_IF: these strings are replaced with SQL NULL
+                values.append(None)
+            elif value == "" and self.empty_field_as_null:
+                # docs: EMPTY_FIELD_AS_NULL covers empty fields, "two successive delimiters (e.g. ,,)";
+                # an enclosed empty string ("") is a string.
+                if quoted is None:
+                    quoted = self._quoted_fields("".join(raw)) if self.quote and self.quote in "".join(raw) else []
+                values.append("" if i < len(quoted) and quoted[i] else None)
+            else:
+                values.append(value)
+        return values
+
+    def _quoted_fields(self, record: str) -> list[bool]:
+        """Which fields of one record were enclosed in quotes (only needed for empty fields)."""
+        flags: list[bool] = []
+        i, n = 0, len(record.rstrip("\r\n"))
+        while i <= n:
+            if i < n and record[i] == self.quote:
+                flags.append(True)
+                i += 1
+                while i < len(record):
+                    if record[i] == self.quote:
+                        if i + 1 < len(record) and record[i + 1] == self.quote:
+                            i += 2
+                            continue
+                        break
+                    i += 1
+                i = record.find(self.sep, i)
+            else:
+                flags.append(False)
+                i = record.find(self.sep, i)
+            if i < 0 or i >= n:
+                break
+            i += 1
+        return flags
 
 
 class S3Mirror:
@@ -860,6 +1102,7 @@ def apply_workarounds(server: Any, s3_endpoint_url: str | None, cache_dir: str) 
     _install_bookkeeping_workaround(info_schema, lambda: server.shared_fs.duck_conn)
     _install_views_in_information_schema(info_schema)
     _install_arrow_workarounds(arrow, server)
+    _PARSE_DIR[:] = [os.path.join(cache_dir, "parsed")]
     mirror = S3Mirror(s3_endpoint_url, os.path.join(cache_dir, "s3")) if s3_endpoint_url else None
     _install_copy_workarounds(copy_into, stage, mirror)
     _install_copy_statement_workaround(fakesnow_cursor)

@@ -52,12 +52,22 @@
     from read_csv(
         '{{ pattern }}',
         {#- An explicit dialect and strict parsing: the sniffer would otherwise read an
-            unbalanced quote as text or take a malformed first row for the header. #}
+            unbalanced quote as text or take a malformed first row for the header. Every option
+            that decides a value is set, matching the Snowflake file format field for field
+            (raw_csv_format_options in macros/snowflake/raw_load.sql): a backslash and `\N` are
+            text (escape is the doubled quote only, no null string but the empty one); an empty
+            field, quoted ("") or not, is NULL; blank lines (anywhere, LF or CRLF) are skipped;
+            a record with more or fewer fields than the columns stops the read at its line. #}
         auto_detect = false,
         header = true,
         delim = ',',
         quote = '"',
         escape = '"',
+        nullstr = '',
+        allow_quoted_nulls = true,
+        encoding = 'utf-8',
+        null_padding = false,
+        ignore_errors = false,
         strict_mode = true,
         columns = {
             {%- for column in columns %}

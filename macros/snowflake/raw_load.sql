@@ -39,9 +39,7 @@
     {%- set statements = [] -%}
     {%- do statements.append('create schema if not exists ' ~ raw) -%}
     {%- do statements.append(
-        "create file format if not exists " ~ raw ~ ".movielens_csv"
-        ~ " type = csv skip_header = 1 field_optionally_enclosed_by = '\"'"
-        ~ " empty_field_as_null = true encoding = 'UTF8' error_on_column_count_mismatch = true"
+        "create file format if not exists " ~ raw ~ ".movielens_csv " ~ raw_csv_format_options()
     ) -%}
     {%- if integration -%}
         {%- set access = 'storage_integration = ' ~ integration -%}
@@ -70,12 +68,59 @@
     {{ return(statements) }}
 {% endmacro %}
 
+{#-
+    The CSV file format, every option set explicitly so that the same bytes give the same raw
+    values as DuckDB's read_csv (macros/raw/raw_layer.sql); Snowflake's defaults differ on several:
+    - escape_unenclosed_field = none, escape = none: a backslash is an ordinary character
+      (default '\': `C:\path\` would lose its backslashes, a trailing one join two records);
+      a quote inside an enclosed field is written doubled, as in RFC 4180.
+    - null_if = (): `\N` is text like any other (default null_if = ('\N')).
+    - empty_field_as_null = false: every field present in the record is a string, so a field
+      missing from a short record (NULL) can be told from an empty one (''); copy_into_sql then
+      maps '' to NULL. The rule, on both targets: an empty field, quoted ("") or not, is NULL.
+    - skip_blank_lines = true: a blank line holds no data, anywhere in the file (default false:
+      a blank line is a record of one empty field).
+    - record_delimiter is left at its default, the new line, which Snowflake documents as logical:
+      `\r\n` ends a record too (CRLF files load as LF files do).
+    - error_on_column_count_mismatch = true is Snowflake's default, but a COPY with a
+      transformation ignores it: copy_into_sql checks the field count itself.
+-#}
+{% macro raw_csv_format_options() %}
+    {{ return(
+        "type = csv field_delimiter = ',' skip_header = 1 field_optionally_enclosed_by = '\"'"
+        ~ " escape = none escape_unenclosed_field = none null_if = () empty_field_as_null = false"
+        ~ " skip_blank_lines = true trim_space = false encoding = 'UTF8' replace_invalid_characters = false"
+        ~ " error_on_column_count_mismatch = true compression = auto"
+    ) }}
+{% endmacro %}
+
+{#-
+    COPY INTO one raw table, with a transformation (positions, file name, row number, load time).
+    Snowflake ignores ERROR_ON_COLUMN_COUNT_MISMATCH in a transforming COPY ("Transforming data
+    during a load"): a field beyond the last column would be dropped and a missing one read as
+    NULL. So the first column's expression checks the count itself: the last expected field
+    ($n) must be present and the one after it ($n+1) absent, or the record fails a cast, which
+    aborts the statement (ON_ERROR = ABORT_STATEMENT) with Snowflake's message naming the file and
+    line, as DuckDB's strict read stops on the same record. A field present in the record is never
+    NULL here (empty_field_as_null = false, null_if = ()), so NULL means "missing".
+-#}
 {% macro copy_into_sql(table) %}
     {%- set raw = raw_schema_name() -%}
     {%- set columns = raw_tables()[table] -%}
+    {%- set n = columns | length -%}
     {%- set positions = [] -%}
     {%- for column in columns -%}
-        {%- do positions.append('t.$' ~ loop.index) -%}
+        {%- set field = 't.$' ~ loop.index -%}
+        {%- if loop.first -%}
+            {%- do positions.append(
+                'case when t.$' ~ n ~ ' is null or t.$' ~ (n + 1) ~ ' is not null'
+                ~ " then cast(cast('wrong number of fields (expected " ~ n ~ "): record '"
+                ~ ' || metadata$file_row_number as number) as varchar)'
+                ~ " when " ~ field ~ " = '' then null else " ~ field ~ ' end'
+            ) -%}
+        {%- else -%}
+            {%- do positions.append('case when ' ~ field ~ " = '' then null else " ~ field ~ ' end') -%}
+        {%- endif -%}
     {%- endfor -%}
     {{ return(
         'copy into ' ~ raw ~ '.' ~ table ~ ' (' ~ columns | join(', ') ~ ', filename, file_row_number, loaded_at)'
