@@ -3,19 +3,13 @@ dbt's compiled SQL, and an order-independent comparison of tables from two wareh
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import hashlib
 import json
 import os
 import re
 import signal
 import socket
 import subprocess
-from collections import Counter
-from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -260,78 +254,17 @@ def snowflake_fetch(port: int, sql: str) -> tuple[list[str], list[tuple], list[s
 # Order-independent table comparison
 # =====================================================================================
 
-NULL = "\x00NULL"
+# The comparison lives in scripts/compare_warehouses.py (make emulate uses it too).
+from scripts.compare_warehouses import (  # noqa: E402
+    NULL,
+    checksum,
+    column_values,
+    compare_tables,
+    normalise,
+    table_checksums,
+)
 
-
-def normalise(value: Any) -> str:
-    """One comparable text per value, the same for both warehouses' Python types."""
-    if value is None:
-        return NULL
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float | decimal.Decimal):
-        number = float(value)
-        if number.is_integer() and abs(number) < 2**53:
-            return str(int(number))  # the emulator returns some NUMBER results as FLOAT
-        return format(number, ".9g")
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def column_values(rows: Sequence[tuple], index: int) -> list[str]:
-    return sorted(normalise(row[index]) for row in rows)
-
-
-def checksum(values: Iterable[str]) -> str:
-    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()
-
-
-def table_checksums(columns: Sequence[str], rows: Sequence[tuple]) -> dict[str, str]:
-    """Per column: a hash of its sorted normalised values (independent of row order)."""
-    return {name: checksum(column_values(rows, i)) for i, name in enumerate(columns)}
-
-
-def compare_tables(
-    model: str,
-    left_name: str,
-    left: tuple[list[str], list[tuple]],
-    right_name: str,
-    right: tuple[list[str], list[tuple]],
-    skip: Iterable[str] = (),
-) -> list[str]:
-    """Differences between two fetched tables: row count, column names, per-column checksums
-    (with a sample of the differing values). Empty when they hold the same data."""
-    (left_cols, left_rows), (right_cols, right_rows) = left, right
-    problems = []
-    if len(left_rows) != len(right_rows):
-        problems.append(f"{model}: {len(left_rows)} rows on {left_name}, {len(right_rows)} on {right_name}")
-    if set(left_cols) != set(right_cols):
-        problems.append(
-            f"{model}: columns only on {left_name}: {sorted(set(left_cols) - set(right_cols))}, "
-            f"only on {right_name}: {sorted(set(right_cols) - set(left_cols))}"
-        )
-    skipped = set(skip)
-    for column in left_cols:
-        if column not in right_cols or column in skipped:
-            continue
-        left_values = column_values(left_rows, left_cols.index(column))
-        right_values = column_values(right_rows, right_cols.index(column))
-        if checksum(left_values) == checksum(right_values):
-            continue
-        only_left = list((Counter(left_values) - Counter(right_values)).elements())
-        only_right = list((Counter(right_values) - Counter(left_values)).elements())
-        problems.append(
-            f"{model}.{column}: values differ ({len(only_left)} only on {left_name}, e.g. {only_left[:5]}; "
-            f"{len(only_right)} only on {right_name}, e.g. {only_right[:5]})"
-        )
-    return problems
+__all__ = ["NULL", "checksum", "column_values", "compare_tables", "normalise", "table_checksums"]
 
 
 def emulator_dbt_env(workdir: Path, raw_root: str, port: int, endpoint: str, **extra: str) -> dict[str, str]:

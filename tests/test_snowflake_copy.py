@@ -127,6 +127,8 @@ def test_empty_field_as_null_covers_empty_fields_not_enclosed_empty_strings(emul
 
 def test_crlf_ends_a_record_and_doubled_quotes_stay_one_quote(emulator):
     data = b'movieId,title,genres\r\n1,"Say ""Hi"" (1999)",Comedy\r\n2,"Heat, The (1995)",Action\r\n'
+    rows = copy(emulator, data, 3, "type = csv skip_header = 1 field_optionally_enclosed_by = '\"'")
+    assert rows == [("1", 'Say "Hi" (1999)', "Comedy"), ("2", "Heat, The (1995)", "Action")]
     rows = copy(emulator, data, 3, PROJECT_FORMAT)
     assert rows == [("1", 'Say "Hi" (1999)', "Comedy"), ("2", "Heat, The (1995)", "Action")]
 
