@@ -66,7 +66,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup lock data download s3 s3-stop validate upload deliver seed run snapshot build dev \
-        test lint fix hooks docs docs-serve clean bench stats emulator-setup prod prod-check prod-setup prod-load
+        test lint fix hooks docs docs-serve clean bench stats emulator-setup emulate prod prod-check prod-setup prod-load
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -163,6 +163,12 @@ bench: $(STAMP) ## Benchmark at full ml-20m scale (generates it if absent; sever
 	$(PY) -m scripts.bench --scale $(BENCH_SCALE) --runs $(BENCH_RUNS)
 
 # --- Snowflake production -----------------------------------------------------------------
+
+# Offline rehearsal of `make prod`: its own local S3 server and emulator on free ports, so it never
+# touches the ones `make dev` started. EMULATE_ARGS='--no-validate' lands the files as they are.
+emulate: setup emulator-setup data ## Rehearse `make prod` offline: DATA_DIR to local S3, emulator and DuckDB, compared table by table
+	$(PY) -m scripts.emulate --data-dir $(DATA_DIR) --work $(CURDIR)/target/emulate $(EMULATE_ARGS)
+
 
 prod-check: $(STAMP) ## Check the env vars `make prod` needs; lists every missing one
 	@$(PY) -m scripts.prod_check

@@ -42,7 +42,7 @@ EMULATOR_PYTHON = ROOT / ".venv-fakesnow" / "bin" / "python"
 EMULATOR_SCRIPT = ROOT / "scripts" / "snowflake_emulator.py"
 DBT = str(Path(sys.executable).parent / "dbt")
 DUCKDB_STOP = re.compile(r"CSV Error on Line: (\d+)")
-DUCKDB_FILE = re.compile(r"(s3://[^\s'\"]+?\.csv)")
+DUCKDB_FILE = re.compile(r"file = (\S+)")  # in the option list of DuckDB's CSV error
 SNOWFLAKE_STOP = re.compile(r"File '([^']+)', line (\d+)")
 
 
