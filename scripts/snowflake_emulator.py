@@ -776,6 +776,8 @@ class SnowflakeCSV:
         return records, starts, numbers
 
     def _values(self, fields: list[str], raw: list[str]) -> list[str | None]:
+        if not self.trim_space and "" not in fields and not (self.null_if and self.null_if.intersection(fields)):
+            return fields  # nothing to convert (the common record)
         quoted = None
         values: list[str | None] = []
         for i, value in enumerate(fields):
