@@ -628,6 +628,9 @@ class SnowflakeCSV:
     Columns column0..columnN-1 (every field as text, NULL past a record's last field), _fs_line (the
     file line the record starts on) and _fs_row (METADATA$FILE_ROW_NUMBER). Options and defaults:
     docs.snowflake.com/en/sql-reference/sql/create-file-format (TYPE = CSV).
+    Approximations: one escape character serves enclosed and unenclosed fields (ESCAPE must be NONE
+    or equal ESCAPE_UNENCLOSED_FIELD), and error messages name the file and line in Snowflake's
+    shape but not its exact wording.
     """
 
     def __init__(self, options: dict[str, Any], stage: Any):
@@ -659,6 +662,8 @@ class SnowflakeCSV:
         if str(options.get("COMPRESSION", "AUTO")).upper() not in {"AUTO", "NONE", "GZIP"}:
             raise NotImplementedError(f"COMPRESSION = {options['COMPRESSION']}")
         reader = cls({**SNOWFLAKE_CSV_DEFAULTS, **options}, stage)
+        if reader.escape and reader.escape != reader.escape_unenclosed:
+            raise NotImplementedError("FILE_FORMAT option ESCAPE other than NONE or ESCAPE_UNENCLOSED_FIELD")
 
         def read_expression(_handler: Any, url: str, min_columns: int = 0) -> Any:
             return reader.read_expression(url, min_columns)
@@ -736,7 +741,7 @@ class SnowflakeCSV:
                 break
         # docs: FIELD_OPTIONALLY_ENCLOSED_BY: a quote inside an enclosed field is escaped by doubling it;
         # ESCAPE_UNENCLOSED_FIELD (default backslash) escapes the next character, the record end included.
-        escape = self.escape_unenclosed or self.escape
+        escape = self.escape_unenclosed
         reader = csv.reader(
             lines_iter,
             delimiter=self.sep,

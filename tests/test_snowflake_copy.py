@@ -16,7 +16,6 @@ behaviour is cited from Snowflake's documentation beside its code in scripts/sno
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 import snowflake.connector
@@ -157,12 +156,3 @@ def test_invalid_utf8_stops_the_copy_at_its_line(emulator):
 def test_a_quote_never_closed_stops_the_copy_at_its_line(emulator):
     message = copy_error(emulator, b'a,b\n1,x\n2,"open\n3,y\n', 2, PROJECT_FORMAT)
     assert "line 3" in message and "data.csv" in message, message
-
-
-def test_copy_reads_what_is_in_the_file_and_nothing_else(emulator, tmp_path):
-    """The emulator reads the stage's bytes: the local file is not changed by a load."""
-    data = b"a,b\n1,x\n"
-    path = Path(tmp_path) / "same.csv"
-    path.write_bytes(data)
-    assert copy(emulator, data, 2, PROJECT_FORMAT) == [("1", "x")]
-    assert path.read_bytes() == data
