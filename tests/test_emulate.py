@@ -102,3 +102,44 @@ def test_emulate_says_what_is_missing_in_one_line(tmp_path, capsys):
     assert emulate.main(["--data-dir", str(tmp_path / "nope"), "--work", str(tmp_path / "work")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: DATA_DIR=") and "is not a folder" in err[0]
+
+
+class _DuckAsSnowflake:
+    """A DuckDB database answering like a Snowflake cursor (upper-case schema names, description)."""
+
+    def __init__(self, con):
+        self.con = con
+        self.description = []
+
+    def execute(self, sql):
+        listing = "(select * from information_schema.tables where table_catalog = 'analytics')"
+        self.result = self.con.execute(sql.replace("ANALYTICS.INFORMATION_SCHEMA.TABLES", listing))
+        self.description = [type("D", (), {"name": d[0].upper(), "type_code": 2}) for d in self.result.description]
+
+    def fetchall(self):
+        return self.result.fetchall()
+
+
+def test_the_comparison_names_each_difference_and_counts_the_tables():
+    import duckdb
+
+    from scripts.compare_warehouses import compare_warehouses
+
+    duck = duckdb.connect()
+    snow = duckdb.connect()
+    snow.execute("attach ':memory:' as analytics")
+    for con, schema_sql in ((duck, "core"), (snow, 'analytics."CORE"')):
+        con.execute(f"create schema {schema_sql}")
+        prefix = "core" if con is duck else "analytics.core"
+        con.execute(f"create table {prefix}.dim_a as select * from (values (1, 'x'), (2, 'y')) t(id, name)")
+        con.execute(f"create table {prefix}.dim_b as select [1, 2] as ids")
+    snow.execute("update analytics.core.dim_a set name = 'z' where id = 2")
+    snow.execute("create table analytics.core.dim_c as select 1 as id")
+
+    comparison = compare_warehouses(duck, _DuckAsSnowflake(snow))
+
+    lines = comparison.lines()
+    assert comparison.tables == ["core.dim_a", "core.dim_b", "core.dim_c"]
+    assert any(line.startswith("core.dim_a.name: values differ (1 only on Snowflake, e.g. ['z']") for line in lines)
+    assert "core.dim_c: only on Snowflake" in lines
+    assert lines[-1] == "2 of 3 core and analytics tables differ"
