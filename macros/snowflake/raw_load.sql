@@ -85,10 +85,12 @@
         emulator; on an account `make prod-setup` creates it). -#}
     {%- set database = env_var('SNOWFLAKE_RAW_DATABASE', target.database) -%}
     {%- set schema = env_var('SNOWFLAKE_RAW_SCHEMA', 'raw') -%}
-    {#- SHOW lists only schemas the role may use; LIKE is case-insensitive. -#}
-    {%- set found = run_query(
+    {#- SHOW lists only schemas the role may use; LIKE is case-insensitive (the emulator ignores
+        it, so the names are compared here too). -#}
+    {%- set names = run_query(
         "show terse schemas like '" ~ schema | replace("'", "''") ~ "' in database " ~ database
-    ).rows | length -%}
+    ).columns['name'].values() -%}
+    {%- set found = names | map('upper') | select('equalto', schema | upper) | list | length -%}
     {{ return([] if found else ['create schema if not exists ' ~ raw_schema_name()]) }}
 {% endmacro %}
 
