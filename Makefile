@@ -66,7 +66,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup lock data download s3 s3-stop validate upload deliver seed run snapshot build dev \
-        test lint fix hooks docs docs-serve clean bench stats emulator-setup emulate prod prod-check prod-setup prod-load
+        test lint fix hooks docs docs-serve clean bench stats emulator-setup emulate prod prod-check prod-setup prod-load prod-smoke
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -183,6 +183,9 @@ prod: prod-check ## Production: raw load, dbt seed, dbt build on Snowflake (targ
 	@$(DBT) run-operation load_raw --target prod || { echo "make prod: step 'raw load' (dbt run-operation load_raw) failed" >&2; exit 1; }
 	@$(DBT) seed --target prod || { echo "make prod: step 'seed' failed" >&2; exit 1; }
 	@$(DBT) build --target prod || { echo "make prod: step 'build' (models, snapshots, tests) failed" >&2; exit 1; }
+
+prod-smoke: $(STAMP) ## Real account: throwaway database, tiny deliveries, load, build, compare with DuckDB, drop
+	@$(PY) -m scripts.prod_smoke
 
 # --- quality ---------------------------------------------------------------------------
 

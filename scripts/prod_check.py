@@ -1,6 +1,6 @@
 """Checks the environment for `make prod` and prints the account set-up SQL for `make prod-setup`.
 
-python -m scripts.prod_check            # exit 1 listing every missing variable
+python -m scripts.prod_check            # exit 1 listing every missing variable; warns on password-only sign-in
 python -m scripts.prod_check --setup-sql  # print scripts/snowflake_setup.sql filled in
 """
 
@@ -19,18 +19,23 @@ REQUIRED = {
     "SNOWFLAKE_ACCOUNT": "account identifier, e.g. xy12345.eu-west-1",
     "SNOWFLAKE_USER": "user dbt connects as",
     "SNOWFLAKE_RAW_DATABASE": "database holding the raw tables, e.g. RAW",
+    "SNOWFLAKE_STORAGE_INTEGRATION": "storage integration for the stage's S3 access (make prod-setup creates it)",
 }
 # Exactly one of each group must be set.
 ONE_OF = {
     "authentication": {
-        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "password (masked by dbt)",
-        "SNOWFLAKE_PRIVATE_KEY_PATH": "path of an RSA private key for key-pair auth",
-    },
-    "S3 access for the stage": {
-        "SNOWFLAKE_STORAGE_INTEGRATION": "storage integration name (preferred)",
-        "SNOWFLAKE_STAGE_AWS_KEY_ID": "AWS key id for the stage (fallback; secret in DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY)",
+        "SNOWFLAKE_PRIVATE_KEY_PATH": "path of an RSA private key for key-pair auth (the default)",
+        "DBT_ENV_SECRET_SNOWFLAKE_TOKEN": "programmatic access token, with SNOWFLAKE_AUTHENTICATOR=programmatic_access_token",
+        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "password (single-factor: warned about)",
     },
 }
+# Snowflake is blocking single-factor password sign-in for users; key-pair authentication and
+# programmatic access tokens are its replacements for a service user such as dbt's.
+PASSWORD_ONLY = (
+    "make prod: warning: password-only sign-in (DBT_ENV_SECRET_SNOWFLAKE_PASSWORD): Snowflake is blocking "
+    "single-factor passwords; set SNOWFLAKE_PRIVATE_KEY_PATH (key-pair, see README: Snowflake) or a "
+    "programmatic access token instead"
+)
 # Used with these defaults when unset.
 DEFAULTS = {
     "SNOWFLAKE_ROLE": "TRANSFORMER",
@@ -49,9 +54,24 @@ def missing(env: dict[str, str]) -> list[str]:
     for group, names in ONE_OF.items():
         if not any(env.get(name) for name in names):
             lines.append(f"one of {' or '.join(names)} ({group})")
-    if env.get("SNOWFLAKE_STAGE_AWS_KEY_ID") and not env.get("DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY"):
-        lines.append("DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY (secret key for SNOWFLAKE_STAGE_AWS_KEY_ID)")
+    if env.get("DBT_ENV_SECRET_SNOWFLAKE_TOKEN") and env.get("SNOWFLAKE_AUTHENTICATOR") != "programmatic_access_token":
+        lines.append(
+            "SNOWFLAKE_AUTHENTICATOR=programmatic_access_token (to sign in with DBT_ENV_SECRET_SNOWFLAKE_TOKEN)"
+        )
+    if env.get("SNOWFLAKE_STAGE_AWS_KEY_ID"):
+        lines.append(
+            "no SNOWFLAKE_STAGE_AWS_KEY_ID (stage keys are not supported: they would be written into "
+            "logged SQL; use SNOWFLAKE_STORAGE_INTEGRATION)"
+        )
     return lines
+
+
+def warnings(env: dict[str, str]) -> list[str]:
+    """Settings `make prod` can start with but should not: one line each."""
+    signs_in_otherwise = env.get("SNOWFLAKE_PRIVATE_KEY_PATH") or env.get("DBT_ENV_SECRET_SNOWFLAKE_TOKEN")
+    if env.get("DBT_ENV_SECRET_SNOWFLAKE_PASSWORD") and not signs_in_otherwise:
+        return [PASSWORD_ONLY]
+    return []
 
 
 def setup_sql(env: dict[str, str]) -> str:
@@ -74,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.setup_sql:
         print(setup_sql(env))
         return 0
+    for line in warnings(env):
+        print(line, file=sys.stderr)
     problems = missing(env)
     if problems:
         print("make prod: missing settings: " + "; ".join(problems) + " (see README: Snowflake)", file=sys.stderr)

@@ -72,6 +72,7 @@ WORKAROUNDS = [
     "COPY: prefix listing of file:// stages, file:// names in load history, PATTERN",
     "COPY with ON_ERROR = ABORT_STATEMENT is all-or-nothing; its result lists only the files it loaded",
     "every DuckDB integer type (UBIGINT, HUGEINT, ...) described as NUMBER(38,0)",
+    "DROP DATABASE [IF EXISTS]: detached, and its file under --db-path deleted",
 ]
 
 
@@ -217,6 +218,39 @@ def _rewrite_statement(cursor: Any, expression: Any) -> Any:
         if _relation_exists(cursor._duck_conn, key):  # noqa: SLF001
             message = f"{key[2]} already exists, statement succeeded."
             return exp.select(exp.alias_(exp.Literal.string(message), "status", quoted=True))
+
+    # --- DROP DATABASE ----------------------------------------------------------------------------
+    # Restores: DROP DATABASE [IF EXISTS] <name> (`make prod-smoke` drops its throwaway database).
+    # fakesnow hands it to DuckDB, which has no such statement ("syntax error at or near DATABASE").
+    # Detach the database and delete its file under --db-path, so the name can be created afresh.
+    # Drop when fakesnow supports DROP DATABASE.
+    if isinstance(expression, exp.Drop) and str(expression.args.get("kind") or "").upper() == "DATABASE":
+        import snowflake.connector.errors as sf_errors
+
+        target = expression.find(exp.Table)
+        name = _norm(target.this) if target is not None else ""
+        duck = cursor._duck_conn  # noqa: SLF001
+        attached = {row[0] for row in duck.execute("select database_name from duckdb_databases()").fetchall()}
+        found = next((db for db in attached if db.upper() == name.upper()), None)
+        if found is None:
+            if not expression.args.get("exists"):
+                raise sf_errors.ProgrammingError(
+                    msg=f"Database '{name}' does not exist or not authorized.", errno=2003, sqlstate="02000"
+                )
+            return exp.select(exp.alias_(exp.Literal.string(f"{name} does not exist, drop skipped."), "status"))
+        if (conn.database or "").upper() == found.upper():
+            # Snowflake leaves the session without a current database; DuckDB needs another default
+            from fakesnow.instance import GLOBAL_DATABASE_NAME
+
+            duck.execute(f"use {GLOBAL_DATABASE_NAME}")
+            conn.database, conn.database_set = None, False
+        duck.execute(f'detach database "{found}"')
+        if getattr(conn, "db_path", None):
+            for suffix in (".db", ".db.wal"):
+                path = os.path.join(conn.db_path, found + suffix)
+                if os.path.exists(path):
+                    os.remove(path)
+        return exp.select(exp.alias_(exp.Literal.string(f"{name} successfully dropped."), "status", quoted=True))
 
     # --- MERGE ... WHEN NOT MATCHED THEN INSERT (a, b) VALUES (a, b) ------------------------------
     # Restores: unqualified columns in the VALUES of a NOT MATCHED clause refer to the source row

@@ -20,19 +20,59 @@ def test_every_missing_setting_is_listed_at_once():
     assert len(problems) == 5
 
 
-def test_complete_settings_pass_and_partial_stage_keys_do_not():
-    env = {
-        "SNOWFLAKE_ACCOUNT": "xy1",
-        "SNOWFLAKE_USER": "u",
-        "SNOWFLAKE_RAW_DATABASE": "RAW",
-        "SNOWFLAKE_PRIVATE_KEY_PATH": "/k.p8",
-        "SNOWFLAKE_STORAGE_INTEGRATION": "S3INT",
-    }
-    assert prod_check.missing(env) == []
-    env = {**env, "SNOWFLAKE_STORAGE_INTEGRATION": "", "SNOWFLAKE_STAGE_AWS_KEY_ID": "key"}
+COMPLETE = {
+    "SNOWFLAKE_ACCOUNT": "xy1",
+    "SNOWFLAKE_USER": "u",
+    "SNOWFLAKE_RAW_DATABASE": "RAW",
+    "SNOWFLAKE_PRIVATE_KEY_PATH": "/k.p8",
+    "SNOWFLAKE_STORAGE_INTEGRATION": "S3INT",
+}
+
+
+def test_complete_settings_pass_and_stage_keys_do_not():
+    assert prod_check.missing(COMPLETE) == []
+    env = {**COMPLETE, "SNOWFLAKE_STORAGE_INTEGRATION": "", "SNOWFLAKE_STAGE_AWS_KEY_ID": "key"}
+    problems = prod_check.missing(env)
+    assert len(problems) == 2 and all("SNOWFLAKE_STORAGE_INTEGRATION" in p for p in problems), problems
+    assert "stage keys are not supported" in problems[1], problems
+
+
+def test_a_programmatic_access_token_signs_in_without_a_warning():
+    env = {**COMPLETE, "SNOWFLAKE_PRIVATE_KEY_PATH": "", "DBT_ENV_SECRET_SNOWFLAKE_TOKEN": "pat"}
     assert prod_check.missing(env) == [
-        "DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY (secret key for SNOWFLAKE_STAGE_AWS_KEY_ID)"
+        "SNOWFLAKE_AUTHENTICATOR=programmatic_access_token (to sign in with DBT_ENV_SECRET_SNOWFLAKE_TOKEN)"
     ]
+    env["SNOWFLAKE_AUTHENTICATOR"] = "programmatic_access_token"
+    assert prod_check.missing(env) == [] and prod_check.warnings(env) == []
+
+
+def test_password_only_sign_in_gets_a_warning_from_prod_check():
+    """Snowflake is blocking single-factor passwords: `make prod-check` warns (and still passes)."""
+    env = {**COMPLETE, "SNOWFLAKE_PRIVATE_KEY_PATH": "", "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "pw"}
+    assert prod_check.missing(env) == []
+    proc = subprocess.run(
+        ["make", "-s", "prod-check"],
+        cwd=ROOT,
+        env={**env, "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    warning = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "password-only" in warning[0] and "SNOWFLAKE_PRIVATE_KEY_PATH" in warning[0], (
+        proc.stderr
+    )
+    assert prod_check.warnings(COMPLETE) == [], "key-pair sign-in must not be warned about"
+
+
+def test_key_pair_is_the_documented_default():
+    profile = (ROOT / "profiles" / "profiles.yml").read_text()
+    prod = profile[profile.index("    prod:") : profile.index("    emulator:")]
+    assert "Key-pair authentication is the default" in profile
+    assert prod.index("private_key_path") < prod.index("password:")
+    readme = (ROOT / "README.md").read_text()
+    assert "key-pair" in readme.lower() and "SNOWFLAKE_PRIVATE_KEY_PATH" in readme
 
 
 def test_make_prod_without_settings_fails_with_one_clear_message():

@@ -1,8 +1,11 @@
 {#-
     Snowflake raw load: `dbt run-operation load_raw --target prod`.
 
-    Creates (if missing) the raw schema, a CSV file format, an external stage on the S3 landing
-    zone and one raw table per MovieLens file, then runs COPY INTO for each table.
+    Creates (or replaces, so a changed option or URL reaches the account) a CSV file format and an
+    external stage on the S3 landing zone, creates the raw tables that are missing (permanent:
+    one per MovieLens file), then runs COPY INTO for each table. The raw schema comes from
+    `make prod-setup`. `loaded_at` is UTC whatever the session's TIMEZONE (CONVERT_TIMEZONE is
+    one of the functions a COPY transformation may call: docs.snowflake.com/en/user-guide/data-load-transform).
 
     - Raw columns are text, exactly as in the file, plus load metadata (filename,
       file_row_number, loaded_at). Typing happens in staging with try_cast, the same way on
@@ -34,24 +37,27 @@
 {% endmacro %}
 
 {% macro load_raw_setup_sql() %}
+    {#- Every statement is one the role of `make prod-setup` may run (tests/test_snowflake_prod.py
+        checks them against its grants): it owns what it creates here, so `create or replace`
+        (which needs OWNERSHIP of the existing object) brings a changed option or stage URL to the
+        account on every load; the raw schema itself is created by the set-up, not here. -#}
     {%- set raw = raw_schema_name() -%}
     {%- set integration = env_var('SNOWFLAKE_STORAGE_INTEGRATION', '') -%}
-    {%- set statements = [] -%}
-    {%- do statements.append('create schema if not exists ' ~ raw) -%}
-    {%- do statements.append(
-        "create file format if not exists " ~ raw ~ ".movielens_csv " ~ raw_csv_format_options()
-    ) -%}
-    {%- if integration -%}
-        {%- set access = 'storage_integration = ' ~ integration -%}
-    {%- elif env_var('SNOWFLAKE_STAGE_AWS_KEY_ID', '') -%}
-        {#- Fallback for accounts without a storage integration: keys from the environment only. -#}
-        {%- set access = "credentials = (aws_key_id = '" ~ env_var('SNOWFLAKE_STAGE_AWS_KEY_ID')
-            ~ "' aws_secret_key = '" ~ env_var('DBT_ENV_SECRET_SNOWFLAKE_STAGE_AWS_SECRET_KEY', '') ~ "')" -%}
-    {%- else -%}
-        {%- set access = '' -%}
+    {%- if env_var('SNOWFLAKE_STAGE_AWS_KEY_ID', '') -%}
+        {#- Keys in the stage would have to be written into SQL that dbt logs, and dbt refuses
+            DBT_ENV_SECRET_ variables outside profiles.yml: a storage integration is the one way. -#}
+        {{ exceptions.raise_compiler_error(
+            "load_raw: SNOWFLAKE_STAGE_AWS_KEY_ID is set, but stage keys are not supported (they would be written into logged SQL): "
+            ~ "create the storage integration of `make prod-setup` and set SNOWFLAKE_STORAGE_INTEGRATION instead"
+        ) }}
     {%- endif -%}
+    {%- set statements = [] -%}
     {%- do statements.append(
-        "create stage if not exists " ~ raw ~ ".movielens_landing url = '" ~ raw_stage_url() ~ "' "
+        "create or replace file format " ~ raw ~ ".movielens_csv " ~ raw_csv_format_options()
+    ) -%}
+    {%- set access = 'storage_integration = ' ~ integration if integration else '' -%}
+    {%- do statements.append(
+        "create or replace stage " ~ raw ~ ".movielens_landing url = '" ~ raw_stage_url() ~ "' "
         ~ access ~ " file_format = " ~ raw ~ ".movielens_csv"
     ) -%}
     {%- for table, columns in raw_tables().items() -%}
@@ -59,6 +65,8 @@
         {%- for column in columns -%}
             {%- do column_sql.append(column ~ ' varchar') -%}
         {%- endfor -%}
+        {#- A permanent table (not transient): raw is the one copy of every delivery in the
+            warehouse, so it keeps Fail-safe. -#}
         {%- do statements.append(
             'create table if not exists ' ~ raw ~ '.' ~ table ~ ' ('
             ~ column_sql | join(', ')
@@ -94,6 +102,22 @@
     ) }}
 {% endmacro %}
 
+{% macro raw_schema_sql() %}
+    {#- `create schema if not exists` needs CREATE SCHEMA on the database even when the schema
+        exists (docs.snowflake.com/en/sql-reference/sql/create-schema, Access control requirements),
+        which the least-privilege role lacks: issue it only when the schema is not there (the
+        emulator; on an account `make prod-setup` creates it). -#}
+    {%- set database = env_var('SNOWFLAKE_RAW_DATABASE', target.database) -%}
+    {%- set schema = env_var('SNOWFLAKE_RAW_SCHEMA', 'raw') -%}
+    {#- SHOW lists only schemas the role may use; LIKE is case-insensitive (the emulator ignores
+        it, so the names are compared here too). -#}
+    {%- set names = run_query(
+        "show terse schemas like '" ~ schema | replace("'", "''") ~ "' in database " ~ database
+    ).columns['name'].values() -%}
+    {%- set found = names | map('upper') | select('equalto', schema | upper) | list | length -%}
+    {{ return([] if found else ['create schema if not exists ' ~ raw_schema_name()]) }}
+{% endmacro %}
+
 {#-
     COPY INTO one raw table, with a transformation (positions, file name, row number, load time).
     Snowflake ignores ERROR_ON_COLUMN_COUNT_MISMATCH in a transforming COPY ("Transforming data
@@ -126,7 +150,7 @@
         'copy into ' ~ raw ~ '.' ~ table ~ ' (' ~ columns | join(', ') ~ ', filename, file_row_number, loaded_at)'
         ~ " from (select " ~ positions | join(', ')
         ~ ", '" ~ raw_bucket_url() ~ "' || metadata$filename, metadata$file_row_number,"
-        ~ " cast(current_timestamp() as timestamp_ntz)"
+        ~ " convert_timezone('UTC', current_timestamp())::timestamp_ntz"
         ~ ' from @' ~ raw ~ '.movielens_landing/' ~ table ~ '/ as t)'
         ~ ' file_format = (format_name = ' ~ raw ~ '.movielens_csv)'
         ~ ' on_error = abort_statement'
@@ -137,7 +161,7 @@
     {%- if target.type != 'snowflake' -%}
         {{ exceptions.raise_compiler_error("load_raw is the Snowflake raw load; on DuckDB the raw layer is the landing zone itself (see raw_layer).") }}
     {%- endif -%}
-    {%- for statement in load_raw_setup_sql() -%}
+    {%- for statement in raw_schema_sql() + load_raw_setup_sql() -%}
         {%- do run_query(statement) -%}
     {%- endfor -%}
     {%- set selected = tables if tables else raw_tables().keys() | list -%}

@@ -1,0 +1,223 @@
+"""`make prod-smoke`: the production path on a real Snowflake account, in a throwaway database.
+
+    python -m scripts.prod_smoke          # refuses (one line listing them) without the settings
+
+With the settings of `make prod` plus PROD_SMOKE_PREFIX and S3 keys, it
+1. generates a tiny delivery and lands it under s3://$S3_BUCKET/$S3_PREFIX/_smoke/<database>/
+   (inside the storage integration's allowed location; nothing else in the bucket is touched);
+2. creates the database <PROD_SMOKE_PREFIX>_<UTC time> and its raw schema (SETUP_SQL), as
+   PROD_SMOKE_ROLE (default SNOWFLAKE_ROLE), which needs CREATE DATABASE on the account;
+3. runs `load_raw`, `dbt seed`, `dbt build` there (target prod, the database set by env);
+4. lands a second delivery, loads it and builds incrementally;
+5. builds DuckDB (ci target) from the same S3 files and compares every core and analytics table
+   (row counts and per-column checksums, scripts/smoke_compare.py), one line per difference;
+6. drops the database and deletes the delivery's objects (TEARDOWN_SQL), whatever happened.
+Exit 0 when every table is equal, 1 otherwise, 2 when settings are missing.
+
+It cannot run offline; tests/test_prod_smoke.py runs the same function against the emulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scripts import deliver, prod_check, smoke_compare, upload
+from scripts import generate_movielens as gen
+from scripts.dbt_env import ROOT, duckdb_env
+
+SCALE = 0.001
+SEED = 17
+SECOND_DELIVERY = {
+    "new_ratings": 200,
+    "late_ratings": 20,
+    "redeliver": 10,
+    "corrections": 20,
+    "new_tags": 10,
+    "remove_tags": 3,
+    "movie_corrections": 2,
+}
+SMOKE_SETTINGS = {
+    "PROD_SMOKE_PREFIX": "prefix of the throwaway database, e.g. MOVIELENS_SMOKE",
+    "S3_BUCKET": "the landing bucket the storage integration may read",
+}
+MART_MODELS = sorted((p.parent.name, p.stem) for p in ROOT.glob("models/marts/*/*.sql"))
+
+
+def missing(env: dict[str, str]) -> list[str]:
+    lines = prod_check.missing(env)
+    lines += [f"{name} ({what})" for name, what in SMOKE_SETTINGS.items() if not env.get(name)]
+    if not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")):
+        lines.append("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (to land the tiny deliveries in S3)")
+    return lines
+
+
+def database_name(prefix: str, now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    name = f"{prefix}_{now:%Y%m%d_%H%M%S}".upper()
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_$]*", name):
+        raise ValueError(f"PROD_SMOKE_PREFIX={prefix!r} does not make a plain identifier: use letters, digits, _")
+    return name
+
+
+def setup_sql(database: str, raw_schema: str) -> list[str]:
+    # A permanent database: it lives for one run, but the snapshots and raw tables in it must be
+    # created as in production (a transient database would make every table in it transient).
+    return [f"create database {database}", f"create schema {database}.{raw_schema}"]
+
+
+def teardown_sql(database: str) -> list[str]:
+    return [f"drop database if exists {database}"]
+
+
+def connect(env: dict[str, str]) -> Any:
+    """A snowflake-connector connection with the profile's sign-in (key pair, token or password)."""
+    import snowflake.connector
+
+    args: dict[str, Any] = {
+        "account": env["SNOWFLAKE_ACCOUNT"],
+        "user": env["SNOWFLAKE_USER"],
+        "role": env.get("PROD_SMOKE_ROLE") or env.get("SNOWFLAKE_ROLE", "TRANSFORMER"),
+        "warehouse": env.get("SNOWFLAKE_WAREHOUSE", "TRANSFORMING"),
+        "login_timeout": 30,
+    }
+    if env.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
+        args["private_key_file"] = env["SNOWFLAKE_PRIVATE_KEY_PATH"]
+        if env.get("DBT_ENV_SECRET_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"):
+            args["private_key_file_pwd"] = env["DBT_ENV_SECRET_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"]
+    elif env.get("DBT_ENV_SECRET_SNOWFLAKE_TOKEN"):
+        args.update(authenticator="programmatic_access_token", token=env["DBT_ENV_SECRET_SNOWFLAKE_TOKEN"])
+    else:
+        args["password"] = env["DBT_ENV_SECRET_SNOWFLAKE_PASSWORD"]
+    return snowflake.connector.connect(**args)
+
+
+def _dbt(args: list[str], env: dict[str, str], say: Callable[[str], None]) -> None:
+    dbt = str(Path(sys.executable).parent / "dbt")
+    proc = subprocess.run([dbt, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-30:])
+        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{tail}")
+    say(f"prod-smoke: dbt {' '.join(args)}: ok")
+
+
+def _fetch(cursor: Any, sql: str) -> tuple[list[str], list[tuple]]:
+    cursor.execute(sql)
+    rows = [tuple(row) for row in cursor.fetchall()]
+    return [d[0].lower() for d in cursor.description], rows
+
+
+def _delete_prefix(client: Any, root: str) -> int:
+    bucket, _, prefix = root.removeprefix("s3://").partition("/")
+    deleted = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+            deleted += len(keys)
+    return deleted
+
+
+def smoke(
+    env: dict[str, str],
+    workdir: Path,
+    client: Any,
+    connection: Callable[[], Any],
+    target: str = "prod",
+    s3_endpoint: str | None = None,
+    say: Callable[[str], None] = print,
+) -> list[str]:
+    """The whole smoke run; returns the differences between the Snowflake and DuckDB tables."""
+    database = database_name(env["PROD_SMOKE_PREFIX"])
+    raw_schema = env.get("SNOWFLAKE_RAW_SCHEMA", "raw")
+    root = f"s3://{env['S3_BUCKET']}/{env.get('S3_PREFIX', 'movielens/raw').strip('/')}/_smoke/{database.lower()}"
+    base = workdir / "base"
+    gen.generate(base, SCALE, SEED, quiet=True)
+    sf_env = {
+        **env,
+        "DBT_TARGET": target,
+        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
+        "DBT_TARGET_PATH": str(workdir / "target-snowflake"),
+        "DBT_LOG_PATH": str(workdir / "logs-snowflake"),
+        "SNOWFLAKE_DATABASE": database,
+        "SNOWFLAKE_RAW_DATABASE": database,
+        "SNOWFLAKE_RAW_SCHEMA": raw_schema,
+        "SNOWFLAKE_STAGE_URL": root + "/",
+    }
+    if env.get("PROD_SMOKE_ROLE"):
+        sf_env["SNOWFLAKE_ROLE"] = env["PROD_SMOKE_ROLE"]
+    con = connection()
+    try:
+        upload.upload_dir(base, root, batch=0, client=client, stream=None)
+        for sql in setup_sql(database, raw_schema):
+            con.cursor().execute(sql)
+        say(f"prod-smoke: database {database}, delivery 0 at {root}")
+        for args in (["run-operation", "load_raw"], ["seed"], ["build"]):
+            _dbt(args, sf_env, say)
+        deliver.deliver(base, root, seed=SEED + 1, state_dir=workdir / "deliveries", client=client, stream=None,
+                        **SECOND_DELIVERY)  # fmt: skip
+        say("prod-smoke: delivery 1 landed")
+        for args in (["run-operation", "load_raw"], ["build"]):
+            _dbt(args, sf_env, say)
+
+        duck_db = workdir / "duckdb.duckdb"
+        duck_env = duckdb_env(
+            target="ci",
+            db=duck_db,
+            raw_root=root,
+            target_path=workdir / "target-duckdb",
+            log_path=workdir / "logs-duckdb",
+            s3_endpoint=s3_endpoint,
+        )
+        _dbt(["build"], duck_env, say)
+        import duckdb
+
+        problems: list[str] = []
+        cursor = con.cursor()
+        with duckdb.connect(str(duck_db), read_only=True) as duck:
+            for schema, model in MART_MODELS:
+                table = f"{schema}.{model}"
+                snowflake_table = _fetch(cursor, f"select * from {database}.{table}")
+                rel = duck.sql(f"select * from {table}")
+                duck_table = ([c.lower() for c in rel.columns], rel.fetchall())
+                problems += smoke_compare.compare(table, "Snowflake", snowflake_table, "DuckDB", duck_table)
+        return problems
+    finally:
+        for sql in teardown_sql(database):
+            try:
+                con.cursor().execute(sql)
+            except Exception as error:  # noqa: BLE001 - report and go on tearing down
+                say(f"prod-smoke: teardown `{sql}` failed: {error}: drop it by hand")
+        con.close()
+        say(f"prod-smoke: dropped {database}, deleted {_delete_prefix(client, root)} object(s) under {root}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    del argv
+    env = dict(os.environ)
+    problems = missing(env)
+    if problems:
+        print("make prod-smoke: missing settings: " + "; ".join(problems) + " (see README: Snowflake)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="prod-smoke-") as tmp:
+        try:
+            differences = smoke(env, Path(tmp), upload.s3_client(), lambda: connect(env))
+        except (RuntimeError, ValueError) as error:
+            print(f"make prod-smoke: {error}", file=sys.stderr)
+            return 1
+    for line in differences:
+        print(line)
+    differing = {".".join(line.split(":")[0].split(".")[:2]) for line in differences}
+    print(f"prod-smoke: {len(MART_MODELS)} tables compared, {len(differing)} differ")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
