@@ -51,7 +51,7 @@ INCREMENTAL_STEP = ["run", "--select", "+fct_ratings"]  # the only model whose r
 
 
 def land_base(base: Path, landing: Path) -> None:
-    upload.upload_dir(base, dest=str(landing), batch=0, stream=io.StringIO())
+    upload.upload_dir(base, dest=str(landing), batch=0, validate=True, stream=io.StringIO())
 
 
 def deliver(base: Path, landing: Path, state: Path, seed: int = 1, **kinds) -> dict:
@@ -588,7 +588,9 @@ def run_handmade(root: Path) -> Handmade:
                 with open(folder / name, "w", newline="", encoding="utf-8") as handle:
                     csv.writer(handle, lineterminator="\n").writerows(rows)
             tables = [dlv.TABLE_OF[name] for name in files]
-            upload.upload_dir(folder, dest=str(landing), batch=batch, tables=tables, stream=io.StringIO())
+            upload.upload_dir(
+                folder, dest=str(landing), batch=batch, tables=tables, validate=True, stream=io.StringIO()
+            )
             dbt(made.workdir, landing, SNAPSHOT_BUILD)
             con = duckdb.connect(str(made.workdir / "warehouse.duckdb"), read_only=True)
             made.after.append(

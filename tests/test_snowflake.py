@@ -62,7 +62,7 @@ def landing(moto_server, tmp_path_factory) -> Path:
     gen.generate(out, SCALE, SEED, quiet=True)
     client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
-    upload.upload_dir(out, RAW_ROOT, batch=0, client=client, stream=None)
+    upload.upload_dir(out, RAW_ROOT, batch=0, client=client, validate=True, stream=None)
     return out
 
 
