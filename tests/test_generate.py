@@ -7,12 +7,15 @@ import csv
 import hashlib
 import math
 import re
+import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 
 from scripts import generate_movielens as gen
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SCALES = {0.01: 42, 0.001: 7}  # scale -> seed
 FILES = (
@@ -466,3 +469,12 @@ def test_cli_refuses_to_overwrite_movielens_files_outside_data_generated(tmp_pat
     err = capsys.readouterr().err
     assert "would be overwritten" in err and len(err.strip().splitlines()) == 1
     assert snapshot(folder) == before
+
+
+def test_make_data_passes_the_line_ending_and_keeps_crlf_data_apart():
+    """`make data LINE_ENDING=crlf` generates into its own folder (make's dry run: nothing written)."""
+    result = subprocess.run(
+        ["make", "-n", "data", "SCALE=0.001", "LINE_ENDING=crlf"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    command = " ".join(result.stdout.replace("\\\n", " ").split())
+    assert "--line-ending crlf --out data/generated/sf0.001-crlf --unless-present" in command
