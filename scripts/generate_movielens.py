@@ -1121,10 +1121,15 @@ def _make_tags(
     return users, tag_movies, texts, times[order]
 
 
+def empty_tag_count(tags: int) -> int:
+    """How many of `tags` rows the generator writes empty or only spaces."""
+    return max(2, round(tags * EMPTY_TAG_SHARE))
+
+
 def _blank_some_tags(users: np.ndarray, movies: np.ndarray, texts: list[str]) -> None:
     """Make EMPTY_TAG_SHARE of the rows (at least 2, evenly spread, never a QUIRK_TAGS row, at
     most one per (user, movie)) empty or only spaces, in place."""
-    want = max(2, round(len(texts) * EMPTY_TAG_SHARE))
+    want = empty_tag_count(len(texts))
     quirks = set(QUIRK_TAGS)
     pairs: set[tuple[int, int]] = set()
     chosen = 0

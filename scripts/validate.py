@@ -13,28 +13,31 @@ STOP (nothing lands; one line `<file>: line <n>: <problem>: <fix>`, exit 1) when
 whole cannot be read unambiguously: no file for a required table in the first delivery (batch
 0; the genome files are optional together, as ml-latest-small has none), an empty (0-byte)
 file, a header that is not exactly the MovieLens header (renamed or reordered columns), a row
-with the wrong number of fields, an unbalanced quote, invalid UTF-8 (or a NUL byte); and, in
-the small reference tables (movies, links, genome), an invalid row or a repeated key: which of
-two rows is the movie is a guess, and those tables are not yet filtered row by row downstream.
+with the wrong number of fields, an unbalanced quote, invalid UTF-8 (or a NUL byte); a repeated
+key in movies, links or the genome files (which of two rows is the movie is a guess); and an
+invalid row of movies or the genome files: a rejected movie would leave its ratings, tags and
+links pointing at nothing, and the genome is a complete movie x tag matrix, so their rows
+cannot be rejected one by one.
 
 Blank lines (anywhere, CRLF or LF) hold no data: both targets skip them, and so does this check
 (FileResult.blank_lines lists them; `describe` prints a note). CRLF line endings are read as LF.
 
-REJECT (the file lands as delivered, the build goes on) for invalid rows of ratings.csv, tags.csv
-and tag-removals.csv: an id that is not a positive integer written plainly (no sign, space,
+REJECT (the file lands as delivered, the build goes on) for invalid rows of ratings.csv, tags.csv,
+tag-removals.csv and links.csv: an id that is not a positive integer written plainly (no sign, space,
 decimal point or leading zero), a rating that is not a number or not one of 0.5, 1.0 (or 1),
-1.5 ... 5.0 (or 5), a tag that is empty or only spaces (real ml-20m has such rows:
+1.5 ... 5.0 (or 5), an imdbId that is not 1 to 7 digits, a tmdbId that is not a whole number,
+a tag that is empty or only spaces (real ml-20m has such rows:
 `116460,123,,1199450867`), a timestamp that is not whole epoch seconds (at most ten digits), a
 movie id that no movies.csv of this or an earlier delivery holds, and a second row for a
 (user, movie) within a ratings file (the newest is kept, then the higher rating: the row
 fct_ratings keeps). Each rejected
 row is listed, with its line and text, in `<dest>/rejected_rows/batch=<NNNN>/rejected-rows.csv`
 (columns table_name, source_file, line, raw_text, reason), which the warehouse reads as the
-`rejected_rows` source (fct_rejected_rows). fct_ratings and fct_tags leave out exactly these rows
-by the same rules (a repeated pair by keeping one row per pair), so rows in the file = rows
-loaded + rows rejected; the singular tests tests/assert_every_raw_rating_is_valid.sql and
-tests/assert_every_raw_tag_is_valid.sql check it on every build, per file and reason (repeated
-pairs aside), with the rules written again in SQL: change them together
+`rejected_rows` source (fct_rejected_rows). fct_ratings, fct_tags and stg_movielens__links /
+dim_movies leave out exactly these rows by the same rules (a repeated pair by keeping one row
+per pair), so rows in the file = rows loaded + rows rejected; the singular tests
+tests/assert_every_raw_{rating,tag,link}_is_valid.sql check it on every build, per file and
+reason (repeated pairs aside), with the rules written again in SQL: change them together
 (tests/test_bad_input.py compares the reasons and limits).
 
 A header-only file is valid (0 rows). Line numbers count the header as line 1; a quoted value
@@ -87,7 +90,7 @@ OPTIONAL_TABLES = {"tag_removals"}
 GENOME_TABLES = ("genome_scores", "genome_tags")
 # Tables whose invalid rows are rejected (listed) rather than stopping the delivery; a file where
 # most rows would be rejected is wrong as a whole and stops instead.
-REJECTING_TABLES = {"ratings", "tags", "tag_removals"}
+REJECTING_TABLES = {"ratings", "tags", "tag_removals", "links"}
 MAX_REJECTED_SHARE = 0.5
 SHARE_FROM_ROWS = 1000
 
@@ -438,9 +441,10 @@ def _fixes(table: str) -> dict[str, str]:
     return fixes
 
 
-def _invalid_rows(con, path: Path, table: str, known: bool) -> list[tuple[int, str]]:
-    """(row number, reason) of every invalid row, in file order. Row numbers come from
-    row_number() over () on a single-file read, which follows the file's order."""
+def _invalid_rows(con, path: Path, table: str, known: bool) -> tuple[list[tuple[int, str]], bool]:
+    """(row number, reason) of every invalid row, in file order, and whether the first of them
+    is a repeated key (which stops the file). Row numbers come from row_number() over () on a
+    single-file read, which follows the file's order."""
     source = read_csv_sql(path, table)
     checked = f"select row_number() over () as row_no, *, {_reason_sql(table, known)} as reason from {source}"
     if table == "ratings":
@@ -457,11 +461,10 @@ def _invalid_rows(con, path: Path, table: str, known: bool) -> list[tuple[int, s
             """
         ).fetchone()
         if not invalid and not repeated:
-            return []
+            return [], False
         if not repeated:
-            return con.execute(
-                f"select row_no, reason from ({checked}) where reason is not null order by row_no"
-            ).fetchall()
+            found = con.execute(f"select row_no, reason from ({checked}) where reason is not null order by row_no")
+            return found.fetchall(), False
         sql = f"""
             with checked as materialized (
                 select
@@ -490,24 +493,29 @@ def _invalid_rows(con, path: Path, table: str, known: bool) -> list[tuple[int, s
             select row_no, '{DUPLICATE_PAIR}' from ranked where rank > 1
             order by row_no
         """
-        return con.execute(sql).fetchall()
+        return con.execute(sql).fetchall(), False
     reason = _reason_sql(table, known)
     found = []
     if con.execute(f"select count(*) from {source} where ({reason}) is not null").fetchone()[0]:
         found = con.execute(
             f"select row_no, reason from ({checked}) where reason is not null order by row_no"
         ).fetchall()
-    if table in KEYS and not found:
+    if table in KEYS and (table in REJECTING_TABLES or not found):
+        # A key repeated among the valid rows: which row is the right one is a guess (a stop).
         key = ", ".join(f"try_cast({column} as bigint)" for column in KEYS[table])
-        repeated = con.execute(f"select 1 from {source} group by {key} having count(*) > 1 limit 1").fetchall()
+        valid = f"({reason}) is null"
+        repeated = con.execute(
+            f"select 1 from {source} where {valid} group by {key} having count(*) > 1 limit 1"
+        ).fetchall()
         if repeated:  # only then find the first repeated row (a window over the whole file)
             repeated = con.execute(
-                f"select row_no from (select row_number() over () as row_no, * from {source}) "
+                f"select row_no from (select row_number() over () as row_no, *, {reason} as reason from {source}) "
+                f"where reason is null "
                 f"qualify row_number() over (partition by {key} order by row_no) > 1 order by row_no limit 1"
             ).fetchall()
             names = " and ".join(HEADERS[table][[h.lower() for h in HEADERS[table]].index(c)] for c in KEYS[table])
-            found = [(repeated[0][0], f"duplicate {names}: the same key is on an earlier line")]
-    return found
+            return [(repeated[0][0], f"duplicate {names}: the same key is on an earlier line")], True
+    return found, False
 
 
 def _raw_lines(path: Path, spans: list[tuple[int, int]]) -> dict[int, str]:
@@ -560,7 +568,7 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
                 text = ",".join(map(str, ids))
                 con.execute("insert into known select unnest(string_split(?, ','))::bigint", [text])
         try:
-            invalid = _invalid_rows(con, path, table, known) if rows else []
+            invalid, repeated_key = _invalid_rows(con, path, table, known) if rows else ([], False)
         except duckdb.Error as exc:
             raise _duckdb_problem(path, table, str(exc)) from None
     finally:
@@ -572,7 +580,7 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
         end = starts[row_no] - 1 if row_no < len(starts) else lines
         return starts[row_no - 1], end
 
-    if invalid and table not in REJECTING_TABLES:
+    if invalid and (repeated_key or table not in REJECTING_TABLES):
         row_no, reason = invalid[0]
         more = f" (and {len(invalid) - 1} more row(s))" if len(invalid) > 1 else ""
         fix = _fixes(table).get(reason, "deliver each key once per file")

@@ -52,9 +52,11 @@ BUILD = [
     "--select",
     "+fct_ratings",
     "+fct_tags",
+    "+dim_movies",
     "+fct_rejected_rows",
     "assert_every_raw_rating_is_valid",
     "assert_every_raw_tag_is_valid",
+    "assert_every_raw_link_is_valid",
     "--indirect-selection",
     "cautious",
 ]
@@ -129,6 +131,7 @@ def test_every_case_of_the_issue_has_a_fixture():
         "empty_tag",
         "empty_tag_removal",
         "bad_id_in_tags",
+        "invalid_links",
     } <= set(CASES)
 
 
@@ -318,7 +321,7 @@ def test_the_duckdb_build_passes_with_the_rejects(duckdb_build):
 
 
 # Rows loaded per delivered file: ratings and tags in their facts, movies in staging (one row per
-# movie), removals that withdraw a tag (valid ones). Each case's tags and movies are new, so they
+# movie), removals that withdraw a tag (valid ones), links that dim_movies joins. Each case's tags and movies are new, so they
 # are counted under their own file.
 LOADED_SQL = (
     "select source_file, count(*) from {core}.fct_ratings group by source_file",
@@ -326,6 +329,10 @@ LOADED_SQL = (
     "select source_file, count(*) from {staging}.stg_movielens__movies group by source_file",
     "select source_file, count(*) from {staging}.stg_movielens__tag_removals where tag_id is not null "
     "and removed_at is not null group by source_file",
+    # links as dim_movies joins them: valid, and not delivered before their movie
+    "select links.source_file, count(*) from {staging}.stg_movielens__links as links "
+    "inner join {staging}.stg_movielens__movies as movies on links.movie_id = movies.movie_id "
+    "and links.batch_id >= movies.first_batch_id group by links.source_file",
 )
 # What landed of the CRLF case, read back: titles and tags as written, no carriage return.
 CRLF_VALUES_SQL = (

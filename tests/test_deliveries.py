@@ -338,6 +338,7 @@ def test_cli_prints_one_line_per_file_and_one_line_errors(base, tmp_path, capsys
     assert dlv.main([*common, "--new-ratings", "-1"]) == 2
     assert file_hashes(landing).keys() == {
         *(f"{t}/batch=0000/{n}" for t, n in upload.TABLES.items() if t not in upload.OPTIONAL_TABLES),
+        "rejected_rows/batch=0000/rejected-rows.csv",  # the generated empty tags
         "ratings/batch=0001/ratings.csv",
         "tag_removals/batch=0001/tag-removals.csv",
     }

@@ -287,7 +287,7 @@ def test_a_few_tags_are_empty_or_only_spaces_like_real_ml20m(data):
     """Real ml-20m has tag rows like `116460,123,,1199450867`; the generator writes a few."""
     empty = [row for row in data.tags if not row[2].strip()]
     assert {row[2] for row in empty} == {"", "   "}
-    assert len(empty) == max(2, round(len(data.tags) * gen.EMPTY_TAG_SHARE))
+    assert len(empty) == gen.empty_tag_count(len(data.tags))
     raw = (data.folder / "tags.csv").read_text(encoding="utf-8")
     user, movie, _, stamp = next(row for row in empty if row[2] == "")
     assert f"\n{user},{movie},,{stamp}\n" in raw  # unquoted, as ml-20m writes it

@@ -16,7 +16,7 @@ typed as (
         source.timestamp as removed_epoch,
         {{ try_cast_text('source.userid', dbt.type_int()) }} as user_id,
         {{ try_cast_text('source.movieid', dbt.type_int()) }} as movie_id,
-        nullif(trim(source.tag), '') as tag,
+        case when trim(source.tag) != '' then trim(source.tag) end as tag,
         {{ try_cast_text('source.timestamp', dbt.type_bigint()) }} as removed_epoch_value,
         source.filename as source_file,
         {{ try_cast_text(regex_extract('source.filename', 'batch=([0-9]+)'), dbt.type_int()) }} as batch_id
