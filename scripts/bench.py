@@ -171,7 +171,9 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
                 region_name="us-east-1",
             )
             client.create_bucket(Bucket="bench")
-            upload.upload_dir(data, "s3://bench/movielens/raw", batch=0, client=client, stream=open(os.devnull, "w"))
+            upload.upload_dir(
+                data, "s3://bench/movielens/raw", batch=0, client=client, validate=True, stream=open(os.devnull, "w")
+            )
             samples = []
             for _ in range(runs):
                 fresh()

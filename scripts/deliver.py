@@ -369,7 +369,7 @@ def _tag_state(history: History) -> TagState:
     for row in history.tags:
         user, movie, _text, trimmed, at, batch = row
         key = (user, movie, trimmed)
-        if None in key:
+        if None in key or not trimmed:  # an empty tag is rejected, never applied (fct_tags)
             continue
         applied[key] = max(applied.get(key, -1), batch)
         best = latest.get(key)
@@ -553,7 +553,7 @@ class Drawer:
                 taken.add((user, movie, trimmed.lower()))
                 chosen.append((user, movie, latest_row[withdrawn[i]][2]))
         n_again = len(chosen)
-        vocabulary = Counter(row[2] for row in self.h.tags if row[2] is not None)
+        vocabulary = Counter(row[2] for row in self.h.tags if row[2] is not None and row[2].strip())
         texts = sorted(vocabulary)
         freq = np.asarray([vocabulary[t] for t in texts], dtype=float)
         if sizes.new_tags and not texts:

@@ -1,12 +1,16 @@
-"""Download MovieLens 20M from GroupLens into data/ml-20m/ (needs internet).
+"""Download a MovieLens release from GroupLens into data/<release>/ (needs internet).
 
-    python -m scripts.download_movielens [--out data] [--url URL] [--timeout 30]
+    python -m scripts.download_movielens [--release ml-20m] [--out data] [--url URL] [--timeout 30]
 
-Skips everything when the six CSV files are already in data/ml-20m/. Otherwise it
-downloads ml-20m.zip (about 190 MB) to data/ml-20m.zip, checks its MD5 against the one
-GroupLens publishes beside it (ml-20m.zip.md5), unzips the ml-20m/ folder into data/
-and deletes the zip. A zip already in data/ is used instead of downloading (a damaged
-one is deleted), so a zip copied there by hand also works offline.
+Releases (RELEASES), all in the same CSV format: ml-20m (the default), ml-25m, ml-latest
+(the six files) and ml-latest-small (movies, ratings, tags and links: no genome files).
+Skips everything when the release's files are already in data/<release>/. Otherwise it
+downloads <release>.zip to data/, checks its MD5 against the one GroupLens publishes beside
+it (<release>.zip.md5; for ml-20m a pinned copy when that cannot be fetched; for a release
+with neither, the zip's own CRC checks are the only check, and a note says so), unzips the
+<release>/ folder into data/ and deletes the zip. A zip already in data/ is used instead of
+downloading (a damaged one is deleted), so a zip copied there by hand also works offline.
+--url fetches another archive; its folder is named after the zip (x.zip holds x/).
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from scripts import upload
+from scripts import upload, validate
 
-URL = "https://files.grouplens.org/datasets/movielens/ml-20m.zip"
+BASE_URL = "https://files.grouplens.org/datasets/movielens/"
+URL = BASE_URL + "ml-20m.zip"
 # The MD5 GroupLens publishes in https://files.grouplens.org/datasets/movielens/ml-20m.zip.md5
 # ("MD5 (ml-20m.zip) = cd245b17a1ae2cc31bb14903e1204af3"). The published file is fetched
 # and preferred; this copy is used only when that fetch fails (e.g. a zip put by hand).
@@ -31,6 +36,11 @@ PUBLISHED_MD5 = "cd245b17a1ae2cc31bb14903e1204af3"
 FOLDER = "ml-20m"
 # The six ml-20m files, as the landing zone names them.
 FILES = tuple(name for table, name in upload.TABLES.items() if table not in upload.OPTIONAL_TABLES)
+GENOME_FILES = tuple(upload.TABLES[table] for table in validate.GENOME_TABLES)
+# The public releases in this CSV format: name -> has the genome files. ml-latest changes over
+# time (no pinned checksum); ml-latest-small is the small one most people start with.
+RELEASES = {"ml-20m": True, "ml-25m": True, "ml-latest": True, "ml-latest-small": False}
+PINNED_MD5 = {URL: PUBLISHED_MD5}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
@@ -43,9 +53,15 @@ class ChecksumMismatch(DownloadError):
     """The archive's MD5 is not the published one."""
 
 
-def have_all_files(folder: str | os.PathLike) -> bool:
+def release_files(release: str) -> tuple[str, ...]:
+    """The CSV files a release holds: the six, or the four without the genome files."""
+    genome = RELEASES.get(release, True)
+    return tuple(name for name in FILES if genome or name not in GENOME_FILES)
+
+
+def have_all_files(folder: str | os.PathLike, release: str | None = None) -> bool:
     folder = Path(folder)
-    return all((folder / name).is_file() for name in FILES)
+    return all((folder / name).is_file() for name in release_files(release or folder.name))
 
 
 def md5_file(path: str | os.PathLike) -> str:
@@ -109,30 +125,36 @@ def published_md5(url: str, timeout: float) -> str:
         with _fetch(url + ".md5", timeout) as response:
             return parse_md5(response.read(4096).decode("ascii", "replace"))
     except DownloadError:
-        if url == URL:
-            return PUBLISHED_MD5
+        if url in PINNED_MD5:
+            return PINNED_MD5[url]
         raise
 
 
-def extract(zip_path: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Unzip the ml-20m/ folder of the archive into dest; returns dest/ml-20m."""
+def extract(zip_path: str | os.PathLike, dest: str | os.PathLike, release: str = FOLDER) -> Path:
+    """Unzip the <release>/ folder of the archive into dest; returns dest/<release>."""
     dest = Path(dest).resolve()
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            members = [m for m in archive.namelist() if m.startswith(FOLDER + "/")]
+            members = [m for m in archive.namelist() if m.startswith(release + "/")]
             for name in members:
                 if not (dest / name).resolve().is_relative_to(dest):
                     raise DownloadError(f"{zip_path} holds an unsafe path {name!r}")
             archive.extractall(dest, members)
-    except zipfile.BadZipFile:
-        raise DownloadError(f"{zip_path} is not a zip file: delete it and run again") from None
-    folder = dest / FOLDER
-    missing = [name for name in FILES if not (folder / name).is_file()]
+    except zipfile.BadZipFile as exc:
+        raise DownloadError(f"{zip_path} is not a readable zip file ({exc}): delete it and run again") from None
+    folder = dest / release
+    missing = [name for name in release_files(release) if not (folder / name).is_file()]
     if missing:
         raise DownloadError(
-            f"{zip_path} has no {FOLDER}/{missing[0]}: it is not MovieLens 20M; delete it and run again"
+            f"{zip_path} has no {release}/{missing[0]}: it is not MovieLens {release}; delete it and run again"
         )
     return folder
+
+
+def release_url(release: str) -> str:
+    if release not in RELEASES:
+        raise DownloadError(f"unknown release {release!r}: use one of {', '.join(RELEASES)}")
+    return f"{BASE_URL}{release}.zip"
 
 
 def fetch_movielens(
@@ -141,22 +163,30 @@ def fetch_movielens(
     timeout: float = 30,
     stream=None,
 ) -> tuple[Path, bool]:
-    """Make dest/ml-20m hold the six CSV files; returns (folder, downloaded now)."""
+    """Make dest/<release> hold the release's CSV files, the release being the zip's name
+    (ml-20m.zip holds ml-20m/); returns (folder, downloaded now)."""
     stream = stream if stream is not None else sys.stderr
     dest = Path(dest)
-    folder = dest / FOLDER
-    if have_all_files(folder):
+    release = Path(url).name.removesuffix(".zip")
+    folder = dest / release
+    if have_all_files(folder, release):
         return folder, False
     dest.mkdir(parents=True, exist_ok=True)
     zip_path = dest / Path(url).name
     if not zip_path.exists():
         download(url, zip_path, timeout, stream)
     try:
-        verify_md5(zip_path, published_md5(url, timeout))
+        expected = published_md5(url, timeout)
+    except DownloadError as exc:
+        expected = None
+        stream.write(f"note: {exc}; not verified by MD5 (the zip's own CRC checks still apply)\n")
+    try:
+        if expected:
+            verify_md5(zip_path, expected)
     except ChecksumMismatch as exc:
         zip_path.unlink()  # the next run downloads it again
         raise ChecksumMismatch(f"{exc}: deleted it, run again") from None
-    extract(zip_path, dest)
+    extract(zip_path, dest, release)
     zip_path.unlink()
     return folder, True
 
@@ -164,27 +194,33 @@ def fetch_movielens(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.download_movielens",
-        description="Download MovieLens 20M into <dest>/ml-20m/ (skips if it is there).",
+        description="Download a MovieLens release into <dest>/<release>/ (skips if it is there).",
+    )
+    parser.add_argument(
+        "--release",
+        default=FOLDER,
+        help=f"one of {', '.join(RELEASES)} (default {FOLDER}); --url overrides it",
     )
     parser.add_argument(
         "--out",
         "--dest",
         dest="out",
         default=str(REPO_ROOT / "data"),
-        help="parent folder of ml-20m/ (default data)",
+        help="parent folder of <release>/ (default data)",
     )
-    parser.add_argument("--url", default=URL, help="archive URL (default GroupLens)")
+    parser.add_argument("--url", default=None, help="archive URL (default: the release's zip at GroupLens)")
     parser.add_argument("--timeout", type=float, default=30, help="network timeout in s (default 30)")
     args = parser.parse_args(argv)
     try:
-        folder, downloaded = fetch_movielens(args.out, args.url, args.timeout)
+        url = args.url or release_url(args.release)
+        folder, downloaded = fetch_movielens(args.out, url, args.timeout)
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; run again to resume", file=sys.stderr)
         return 130
-    print(f"{'downloaded' if downloaded else 'already there:'} MovieLens 20M in {folder}")
+    print(f"{'downloaded' if downloaded else 'already there:'} MovieLens {folder.name} in {folder}")
     return 0
 
 

@@ -14,7 +14,14 @@ title shared by two movies, titles without a year, with a year range (EN DASH), 
 spaces after the year, with an alternate title; `(no genres listed)`; 7-digit imdbIds
 with leading zeros; empty tmdbIds; whole stars only before 2003-02-18; skewed
 popularity; movies without ratings; non-contiguous movieIds; free-text tags with commas,
-quotes, mixed case and surrounding spaces. See QUIRK_MOVIES and QUIRK_TAGS.
+quotes, mixed case and surrounding spaces; a few tags that are empty or only spaces (real
+ml-20m has rows like `116460,123,,1199450867`); tags.csv ends with a blank line (as editors and
+exports often write). See QUIRK_MOVIES, QUIRK_TAGS and EMPTY_TAG_SHARE. --line-ending crlf
+writes every file with CRLF line endings (as a file saved on Windows).
+
+`make data` runs it with --unless-present: a folder that already holds a MovieLens release is
+left alone, and it writes only into its own folders under data/generated/, never into a folder
+a user gave (DATA_DIR); see ensure_data().
 
 Scale 1.0 gives exactly the ml-20m row counts; see sizes() for the formula below 1.0.
 """
@@ -36,6 +43,13 @@ from typing import NamedTuple
 
 import duckdb
 import numpy as np
+
+from scripts import validate
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The generator's own folders: the only place `make data` writes into.
+GENERATED_ROOT = REPO_ROOT / "data" / "generated"
+LINE_ENDINGS = {"lf": "\n", "crlf": "\r\n"}
 
 FILES = (
     "movies.csv",
@@ -221,6 +235,10 @@ QUIRK_TAGS = (
 )
 # The tag that several users always apply (to the same movie).
 SHARED_TAG = "atmospheric"
+# Share of tag rows whose text is empty or only spaces (at least 2: one of each), as in real
+# ml-20m; the warehouse keeps them in raw and lists them as rejected from fct_tags.
+EMPTY_TAG_SHARE = 1 / 25_000
+EMPTY_TAGS = ("", "   ")
 _POPULAR_TAGS = (
     "sci-fi",
     "based on a book",
@@ -1098,7 +1116,32 @@ def _make_tags(
     users, movie_index, tag_index, times = cols
     order = np.lexsort((tag_index, times, movie_index, users))
     texts = [vocabulary[i] for i in tag_index[order].tolist()]
-    return users[order] + 1, movies.ids[movie_index[order]], texts, times[order]
+    users, tag_movies = users[order] + 1, movies.ids[movie_index[order]]
+    _blank_some_tags(users, tag_movies, texts)
+    return users, tag_movies, texts, times[order]
+
+
+def empty_tag_count(tags: int) -> int:
+    """How many of `tags` rows the generator writes empty or only spaces."""
+    return max(2, round(tags * EMPTY_TAG_SHARE))
+
+
+def _blank_some_tags(users: np.ndarray, movies: np.ndarray, texts: list[str]) -> None:
+    """Make EMPTY_TAG_SHARE of the rows (at least 2, evenly spread, never a QUIRK_TAGS row, at
+    most one per (user, movie)) empty or only spaces, in place."""
+    want = empty_tag_count(len(texts))
+    quirks = set(QUIRK_TAGS)
+    pairs: set[tuple[int, int]] = set()
+    chosen = 0
+    for i in np.linspace(0, len(texts) - 1, 4 * want).astype(np.int64).tolist():
+        pair = (int(users[i]), int(movies[i]))
+        if texts[i] in quirks or pair in pairs:
+            continue
+        pairs.add(pair)
+        texts[i] = EMPTY_TAGS[chosen % len(EMPTY_TAGS)]
+        chosen += 1
+        if chosen == want:
+            break
 
 
 # --- genome --------------------------------------------------------------------------------
@@ -1133,13 +1176,15 @@ def _genome_scores(rng: np.random.Generator, sz: Sizes, movies: Movies) -> tuple
 # --- writing -------------------------------------------------------------------------------
 
 
-def _write_rows(path: Path, name: str, rows: list) -> int:
+def _write_rows(path: Path, name: str, rows: list, newline: str = "\n", blank_line: bool = False) -> int:
     """Write the header and rows with Python's csv module (quotes only where needed, as
-    the ml-20m files do); returns the number of rows."""
+    the ml-20m files do), and a blank line at the end if asked; returns the number of rows."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv.writer(handle, lineterminator=newline)
         writer.writerow(HEADERS[name])
         writer.writerows(rows)
+        if blank_line:
+            handle.write(newline)
     return len(rows)
 
 
@@ -1150,7 +1195,7 @@ _RATING_TEXT = "[" + ",".join(f"'{h / 2:.1f}'" for h in range(1, 11)) + "]"
 _RELEVANCE_TEXT = "[" + ",".join(f"'{q / 4000:.5f}'" for q in range(1, 4001)) + "]"
 
 
-def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str) -> None:
+def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str, newline: str = "\n") -> None:
     """Write `select ... from src` (src = the numpy columns) as CSV, in row order."""
     con = duckdb.connect()
     try:
@@ -1159,7 +1204,8 @@ def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str) -> None:
         con.execute("set enable_progress_bar = false")
         con.register("src", columns)
         target = str(path).replace("'", "''")
-        con.execute(f"copy ({select}) to '{target}' (format csv, header, delimiter ',')")
+        ending = newline.replace("\r", "\\r").replace("\n", "\\n")
+        con.execute(f"copy ({select}) to '{target}' (format csv, header, delimiter ',', new_line e'{ending}')")
     finally:
         con.close()
 
@@ -1182,8 +1228,11 @@ class _Progress:
         self.clock = now
 
 
-def generate(out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool = False) -> dict[str, int]:
+def generate(
+    out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool = False, line_ending: str = "lf"
+) -> dict[str, int]:
     """Write the six files into out_dir (created if missing); returns rows per file.
+    line_ending: "lf" (as MovieLens) or "crlf" (every line of every file).
 
     Each file is first written as out_dir/.<name>.<pid>.tmp; the six are renamed into
     place only when all are complete (genome-scores.csv last), and the temporary files
@@ -1192,6 +1241,9 @@ def generate(out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool
     """
     scale = check_scale(scale)
     sz = sizes(scale)
+    if line_ending not in LINE_ENDINGS:
+        raise ValueError(f"line_ending must be one of {', '.join(LINE_ENDINGS)}, got {line_ending!r}")
+    newline = LINE_ENDINGS[line_ending]
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     out = Path(out_dir)
@@ -1207,12 +1259,12 @@ def generate(out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool
         progress.say(f"generating scale {scale:g} seed {seed} into {out}")
         movies = _make_movies(movie_rng, sz)
         rows = list(zip(movies.ids.tolist(), movies.titles, movies.genres, strict=True))
-        counts["movies.csv"] = _write_rows(temps["movies.csv"], "movies.csv", rows)
+        counts["movies.csv"] = _write_rows(temps["movies.csv"], "movies.csv", rows, newline)
         progress.step("movies.csv", counts["movies.csv"])
 
         imdb, tmdb = _links(link_rng, movies)
         rows = list(zip(movies.ids.tolist(), imdb, tmdb, strict=True))
-        counts["links.csv"] = _write_rows(temps["links.csv"], "links.csv", rows)
+        counts["links.csv"] = _write_rows(temps["links.csv"], "links.csv", rows, newline)
         progress.step("links.csv", counts["links.csv"])
 
         ratings = _make_ratings(rating_rng, sz, movies)
@@ -1224,7 +1276,7 @@ def generate(out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool
             "t": ratings.timestamps,
         }
         select = f"select u as userId, m as movieId, {_RATING_TEXT}[h] as rating, t as timestamp from src"
-        _copy_csv(temps["ratings.csv"], columns, select)
+        _copy_csv(temps["ratings.csv"], columns, select, newline)
         counts["ratings.csv"] = len(ratings.users)
         progress.step("ratings.csv", counts["ratings.csv"])
         rating_counts = ratings.counts
@@ -1232,19 +1284,19 @@ def generate(out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool
 
         users, tag_movies, texts, times = _make_tags(tag_rng, sz, movies, rating_counts)
         rows = list(zip(users.tolist(), tag_movies.tolist(), texts, times.tolist(), strict=True))
-        counts["tags.csv"] = _write_rows(temps["tags.csv"], "tags.csv", rows)
+        counts["tags.csv"] = _write_rows(temps["tags.csv"], "tags.csv", rows, newline, blank_line=True)
         progress.step("tags.csv", counts["tags.csv"])
         del users, tag_movies, texts, times
 
         genome_tags = _genome_tags(genome_rng, sz.genome_tags)
         rows = list(enumerate(genome_tags, start=1))
-        counts["genome-tags.csv"] = _write_rows(temps["genome-tags.csv"], "genome-tags.csv", rows)
+        counts["genome-tags.csv"] = _write_rows(temps["genome-tags.csv"], "genome-tags.csv", rows, newline)
         progress.step("genome-tags.csv", counts["genome-tags.csv"])
 
         movie_ids, tag_ids, quarters = _genome_scores(genome_rng, sz, movies)
         select = f"select m as movieId, t as tagId, {_RELEVANCE_TEXT}[q] as relevance from src"
         columns = {"m": movie_ids, "t": tag_ids, "q": quarters}
-        _copy_csv(temps["genome-scores.csv"], columns, select)
+        _copy_csv(temps["genome-scores.csv"], columns, select, newline)
         counts["genome-scores.csv"] = len(movie_ids)
         progress.step("genome-scores.csv", counts["genome-scores.csv"])
         del movie_ids, tag_ids, quarters, columns
@@ -1257,6 +1309,42 @@ def generate(out_dir: str | os.PathLike, scale: float, seed: int, *, quiet: bool
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
     return {name: counts[name] for name in FILES}
+
+
+# --- the data folder of `make data` -----------------------------------------------------------
+
+
+class DataDirError(Exception):
+    """A data folder the generator must not write into; the message is the one line shown."""
+
+
+def is_generated_folder(folder: str | os.PathLike) -> bool:
+    """True for a folder under data/generated/ (the generator's own), wherever it is named from."""
+    return Path(folder).resolve().is_relative_to(GENERATED_ROOT.resolve())
+
+
+def ensure_data(folder: str | os.PathLike) -> tuple[bool, str]:
+    """What `make data` does with a folder: (generate?, what to say). A folder holding a
+    MovieLens release (movies, ratings, tags and links; the genome files optional together) is
+    used as it is. Otherwise only the generator's own folders under data/generated/ are written
+    (all six files); any other folder raises DataDirError naming the missing files and the fix.
+    Nothing here writes anything."""
+    folder = Path(folder)
+    mine = is_generated_folder(folder)
+    present = [name for name in FILES if (folder / name).is_file()]
+    missing = validate.missing_files(folder) if folder.is_dir() else None
+    if mine and len(present) < len(FILES):
+        return True, f"data: generating into {folder}"
+    if missing == []:
+        genome = "" if "genome-scores.csv" in present else " (no genome files: the genome tables will be empty)"
+        return False, f"data: using {folder} as it is{genome}"
+    lacking = f"lacks {', '.join(missing)}" if missing else "does not exist"
+    raise DataDirError(
+        f"DATA_DIR={folder} {lacking}: put the MovieLens files there (movies.csv, ratings.csv, tags.csv, "
+        "links.csv; genome-scores.csv and genome-tags.csv optional), e.g. `make download RELEASE=ml-latest-small` "
+        "then DATA_DIR=data/ml-latest-small, or leave DATA_DIR unset to generate data under data/generated/ "
+        "(nothing was written)"
+    )
 
 
 # --- command line --------------------------------------------------------------------------
@@ -1304,12 +1392,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=_seed_arg, default=42, help="random seed (default 42)")
     parser.add_argument("--out", help="output folder (default data/generated/sf<scale>)", default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--line-ending", choices=sorted(LINE_ENDINGS), default="lf", help="lf (default, as MovieLens) or crlf"
+    )
+    parser.add_argument(
+        "--unless-present",
+        action="store_true",
+        help="make data's mode: use --out as it is when it holds a MovieLens release; generate only "
+        "into a folder under data/generated/, never into another one",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a bad argument (2, message printed)
         return exc.code if isinstance(exc.code, int) else 2
     out = Path(args.out if args.out else f"data/generated/sf{args.scale:g}")
     prog = parser.prog
+    if args.unless_present:
+        try:
+            needed, message = ensure_data(out)
+        except DataDirError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(message, file=sys.stderr)
+        if not needed:
+            return 0
+    elif not is_generated_folder(out) and (there := [name for name in FILES if (out / name).exists()]):
+        print(
+            f"{prog}: error: {out} already holds {', '.join(there)}, which would be overwritten: "
+            "pass an empty folder or one under data/generated/ with --out",
+            file=sys.stderr,
+        )
+        return 2
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -1324,7 +1437,7 @@ def main(argv: list[str] | None = None) -> int:
     # A termination request unwinds like Ctrl-C, so the temporary files are removed.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        generate(out, args.scale, args.seed, quiet=args.quiet)
+        generate(out, args.scale, args.seed, quiet=args.quiet, line_ending=args.line_ending)
     except OSError as exc:
         print(f"{prog}: error: writing {str(out)!r} failed: {exc}", file=sys.stderr)
         return 1

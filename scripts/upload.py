@@ -499,12 +499,21 @@ def upload_dir(
         )
     if REJECTS_TABLE in (tables or []):
         raise UploadError(f"table {REJECTS_TABLE} is written by the validator, not delivered: leave it out of --tables")
+    # Without --tables: every table whose file is there, and the required ones (a missing one
+    # stops in _plan). The genome files are optional together (ml-latest-small has none).
+    optional = OPTIONAL_TABLES | set(validator.GENOME_TABLES)
     chosen = [
         t
         for t in TABLES
         if t != REJECTS_TABLE
-        and (t in tables if tables is not None else t not in OPTIONAL_TABLES or (Path(src) / TABLES[t]).is_file())
+        and (t in tables if tables is not None else t not in optional or (Path(src) / TABLES[t]).is_file())
     ]
+    if tables is None and Path(src).is_dir() and (missing := validator.missing_files(src)):
+        why = "the first delivery (batch 0) needs every table: " if batch == 0 else ""
+        raise UploadError(
+            f"{Path(src) / missing[0]}: missing ({', '.join(missing)} not in {src}): {why}add the file(s), "
+            "or leave the table(s) out with --tables"
+        )
     plan = _plan(Path(src), chosen, first_delivery=batch == 0 and tables is None)
     kind, where, prefix = parse_dest(dest)
     if kind == "s3" and validate:

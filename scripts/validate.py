@@ -6,27 +6,39 @@
 scripts/upload.py and scripts/deliver.py run these checks on every file before the first byte
 lands. Two outcomes:
 
-STOP (nothing lands; one line `<file>: line <n>: <problem>: <fix>`, exit 1) when the file as a
-whole is unusable or ambiguous: no file for a table of the first delivery (batch 0), an empty
-(0-byte) file, a header that is not exactly the ml-20m header (renamed or reordered columns), a
-row with the wrong number of fields, an unbalanced quote, invalid UTF-8, a blank line, and any
-invalid row of the small reference tables (movies, links, tags, tag removals, genome): a bad id
-there, an unknown movie or a duplicated key would fail the build's tests later without naming
-the line.
+The rule: stop only what cannot be read unambiguously; every other row lands, and each row
+either reaches the warehouse or is listed with its file, line, raw text and reason.
 
-REJECT (the file lands as delivered, the build goes on) for invalid rows of ratings.csv, the
-one high-volume fact file: an id that is not a positive integer written plainly (no sign, space,
+STOP (nothing lands; one line `<file>: line <n>: <problem>: <fix>`, exit 1) when the file as a
+whole cannot be read unambiguously: no file for a required table in the first delivery (batch
+0; the genome files are optional together, as ml-latest-small has none), an empty (0-byte)
+file, a header that is not exactly the MovieLens header (renamed or reordered columns), a row
+with the wrong number of fields, an unbalanced quote, invalid UTF-8 (or a NUL byte); a repeated
+key in movies, links or the genome files (which of two rows is the movie is a guess); and an
+invalid row of movies or the genome files: a rejected movie would leave its ratings, tags and
+links pointing at nothing, and the genome is a complete movie x tag matrix, so their rows
+cannot be rejected one by one.
+
+Blank lines (anywhere, CRLF or LF) hold no data: both targets skip them, and so does this check
+(FileResult.blank_lines lists them; `describe` prints a note). CRLF line endings are read as LF.
+
+REJECT (the file lands as delivered, the build goes on) for invalid rows of ratings.csv, tags.csv,
+tag-removals.csv and links.csv: an id that is not a positive integer written plainly (no sign, space,
 decimal point or leading zero), a rating that is not a number or not one of 0.5, 1.0 (or 1),
-1.5 ... 5.0 (or 5), a timestamp that is not whole epoch seconds (at most ten digits), a movie id
-that no movies.csv of this or an earlier delivery holds, and a second row for a (user, movie)
-within the file (the newest is kept, then the higher rating: the row fct_ratings keeps). Each rejected
+1.5 ... 5.0 (or 5), an imdbId that is not 1 to 7 digits, a tmdbId that is not a whole number,
+a tag that is empty or only spaces (real ml-20m has such rows:
+`116460,123,,1199450867`), a timestamp that is not whole epoch seconds (at most ten digits), a
+movie id that no movies.csv of this or an earlier delivery holds, and a second row for a
+(user, movie) within a ratings file (the newest is kept, then the higher rating: the row
+fct_ratings keeps). Each rejected
 row is listed, with its line and text, in `<dest>/rejected_rows/batch=<NNNN>/rejected-rows.csv`
 (columns table_name, source_file, line, raw_text, reason), which the warehouse reads as the
-`rejected_rows` source (fct_rejected_rows). fct_ratings leaves out exactly these rows by the
-same rule (a repeated pair by keeping one row per pair), so rows in the file = rows loaded +
-rows rejected; the singular test tests/assert_every_raw_rating_is_valid.sql checks it on every
-build, per file and reason (repeated pairs aside), with the rules written again in SQL: change
-both together (tests/test_bad_input.py compares the reasons and limits).
+`rejected_rows` source (fct_rejected_rows). fct_ratings, fct_tags and stg_movielens__links /
+dim_movies leave out exactly these rows by the same rules (a repeated pair by keeping one row
+per pair), so rows in the file = rows loaded + rows rejected; the singular tests
+tests/assert_every_raw_{rating,tag,link}_is_valid.sql check it on every build, per file and
+reason (repeated pairs aside), with the rules written again in SQL: change them together
+(tests/test_bad_input.py compares the reasons and limits).
 
 A header-only file is valid (0 rows). Line numbers count the header as line 1; a quoted value
 spanning lines is reported at the line where its row starts.
@@ -73,9 +85,12 @@ HEADERS = {
 }
 # Tables the first delivery may lack (they only come with later deliveries).
 OPTIONAL_TABLES = {"tag_removals"}
+# Tables a MovieLens release may lack: ml-latest-small has no genome. They come both or neither;
+# without them the genome tables and marts are empty.
+GENOME_TABLES = ("genome_scores", "genome_tags")
 # Tables whose invalid rows are rejected (listed) rather than stopping the delivery; a file where
 # most rows would be rejected is wrong as a whole and stops instead.
-REJECTING_TABLES = {"ratings"}
+REJECTING_TABLES = {"ratings", "tags", "tag_removals", "links"}
 MAX_REJECTED_SHARE = 0.5
 SHARE_FROM_ROWS = 1000
 
@@ -93,6 +108,7 @@ NOT_HALF_STARS = "rating is not one of 0.5, 1.0, 1.5 ... 5.0"
 BAD_TIMESTAMP = "timestamp is not whole epoch seconds"
 UNKNOWN_MOVIE = "movie id is in no movies.csv of this or an earlier delivery"
 DUPLICATE_PAIR = "duplicate (user, movie) in the file: the newest rating is kept, then the higher"
+EMPTY_TAG = "tag is empty"
 
 # The rules, in DuckDB SQL over the raw text (every column read as varchar). The warehouse
 # applies the same rules (stg_movielens__ratings casts only well-written values, fct_ratings
@@ -160,7 +176,8 @@ CHECKS: dict[str, list[Check]] = {
     "tags": [
         Check(_positive_int("userid"), USER_ID, ID_FIX),
         Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
-        Check("tag is not null", "tag is empty", "every tag row needs its text"),
+        # Empty, or spaces only (quoted or not): trim() as the warehouse does it on both targets.
+        Check("coalesce(trim(tag) != '', false)", EMPTY_TAG, "every tag row needs its text"),
         Check(IS_EPOCH, BAD_TIMESTAMP, EPOCH_FIX),
     ],
     "genome_scores": [
@@ -209,6 +226,7 @@ class FileResult:
     rows: int
     rejects: list[Reject] = field(default_factory=list)
     seconds: float = 0.0
+    blank_lines: list[int] = field(default_factory=list)  # skipped: they hold no data
 
     @property
     def loaded(self) -> int:
@@ -265,38 +283,24 @@ def _utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
 class _Scan:
     newlines: int = 0
     has_quote: bool = False
-    blank_at: int | None = None  # byte offset of the first blank line
     ends_with_newline: bool = True
+    trailing_blanks: int = 0  # blank lines at the end of the file
 
 
 def _scan(path: Path, chunk: int = 16 << 20) -> _Scan:
-    """One pass over the bytes: newlines, any quote character, the first blank line."""
+    """One pass over the bytes: newlines, any quote character, blank lines at the end."""
     scan, offset, previous = _Scan(), 0, b""
     with open(path, "rb") as handle:
         while data := handle.read(chunk):
             scan.newlines += data.count(b"\n")
             scan.has_quote = scan.has_quote or b'"' in data
-            if scan.blank_at is None:
-                window = previous[-2:] + data
-                for pattern in (b"\n\n", b"\n\r\n"):
-                    at = window.find(pattern)
-                    if at != -1:
-                        at += offset - len(previous[-2:]) + 1
-                        scan.blank_at = at if scan.blank_at is None else min(scan.blank_at, at)
             offset += len(data)
             previous = data
     scan.ends_with_newline = previous.endswith(b"\n")
+    tail = previous.rstrip(b"\r\n")
+    if len(tail) < len(previous) and (tail or offset > len(previous)):
+        scan.trailing_blanks = previous[len(tail) :].count(b"\n") - 1
     return scan
-
-
-def _line_at(path: Path, offset: int) -> int:
-    """1-based line number of a byte offset."""
-    count, done = 0, 0
-    with open(path, "rb") as handle:
-        while done < offset and (data := handle.read(min(16 << 20, offset - done))):
-            count += data.count(b"\n")
-            done += len(data)
-    return count + 1
 
 
 def _quote_sql(path: Path) -> str:
@@ -356,10 +360,12 @@ def _column_count(table: str, found: int) -> tuple[str, str]:
     )
 
 
-def _python_structure(path: Path, table: str) -> list[int]:
-    """Parse a file that has quotes with Python's csv module: the line each row starts on."""
+def _python_structure(path: Path, table: str, blanks: list[int] | None = None) -> list[int]:
+    """Parse a file that has quotes with Python's csv module: the line each row starts on.
+    Blank lines hold no data: both targets skip them; their numbers go to `blanks`."""
     width = len(HEADERS[table])
     starts: list[int] = []
+    blanks = [] if blanks is None else blanks
 
     def lines() -> Iterable[str]:
         with open(path, "rb") as handle:
@@ -386,34 +392,37 @@ def _python_structure(path: Path, table: str) -> list[int]:
                 raise _stop(path, reader.line_num, "NUL byte in the line", "remove it") from None
             raise _stop(path, reader.line_num, f"unbalanced quote ({text})", _QUOTE_FIX) from None
         if not row:
-            raise _stop(path, start, "blank line", "remove the empty line")
+            blanks.append(start)
+            continue
         if len(row) != width:
             raise _stop(path, start, *_column_count(table, len(row)))
         starts.append(start)
     return starts
 
 
-def _structure(con, path: Path, table: str) -> tuple[int, list[int] | None, int]:
+def _structure(con, path: Path, table: str) -> tuple[int, list[int] | None, int, list[int]]:
     """Check the file's structure; return (rows, line of each row or None if row n is on line
-    n + 1, number of lines)."""
+    n + 1, number of lines, the blank lines). Blank lines are skipped, never stop a file: they
+    hold no data and both targets skip them (DuckDB's read_csv; Snowflake's SKIP_BLANK_LINES)."""
     scan = _scan(path)
     lines = scan.newlines + (0 if scan.ends_with_newline else 1)
-    starts = None
+    starts, blanks = None, []
     if scan.has_quote:
-        starts = _python_structure(path, table)
-    elif scan.blank_at is not None:
-        raise _stop(path, _line_at(path, scan.blank_at), "blank line", "remove the empty line")
+        starts = _python_structure(path, table, blanks)
     try:
         rows = con.execute(f"select count(*) from {read_csv_sql(path, table)}").fetchone()[0]
     except duckdb.Error as exc:
         raise _duckdb_problem(path, table, str(exc)) from None
-    if starts is None and rows != lines - 1:
-        starts = _python_structure(path, table)  # rows and lines disagree: map them exactly
+    if starts is None and rows == lines - 1 - scan.trailing_blanks:
+        # Row n on line n + 1; blank lines, if any, only at the end (the common case, cheap).
+        blanks = list(range(lines - scan.trailing_blanks + 1, lines + 1))
+    elif starts is None:
+        starts = _python_structure(path, table, blanks)  # rows and lines disagree: map them exactly
     if starts is not None and len(starts) != rows:
         raise _stop(
             path, None, f"DuckDB reads {rows} rows, Python's csv module {len(starts)}", "deliver an RFC 4180 CSV file"
         )
-    return rows, starts, lines
+    return rows, starts, lines, blanks
 
 
 # --- rows -----------------------------------------------------------------------------------
@@ -432,9 +441,10 @@ def _fixes(table: str) -> dict[str, str]:
     return fixes
 
 
-def _invalid_rows(con, path: Path, table: str, known: bool) -> list[tuple[int, str]]:
-    """(row number, reason) of every invalid row, in file order. Row numbers come from
-    row_number() over () on a single-file read, which follows the file's order."""
+def _invalid_rows(con, path: Path, table: str, known: bool) -> tuple[list[tuple[int, str]], bool]:
+    """(row number, reason) of every invalid row, in file order, and whether the first of them
+    is a repeated key (which stops the file). Row numbers come from row_number() over () on a
+    single-file read, which follows the file's order."""
     source = read_csv_sql(path, table)
     checked = f"select row_number() over () as row_no, *, {_reason_sql(table, known)} as reason from {source}"
     if table == "ratings":
@@ -451,11 +461,10 @@ def _invalid_rows(con, path: Path, table: str, known: bool) -> list[tuple[int, s
             """
         ).fetchone()
         if not invalid and not repeated:
-            return []
+            return [], False
         if not repeated:
-            return con.execute(
-                f"select row_no, reason from ({checked}) where reason is not null order by row_no"
-            ).fetchall()
+            found = con.execute(f"select row_no, reason from ({checked}) where reason is not null order by row_no")
+            return found.fetchall(), False
         sql = f"""
             with checked as materialized (
                 select
@@ -484,24 +493,29 @@ def _invalid_rows(con, path: Path, table: str, known: bool) -> list[tuple[int, s
             select row_no, '{DUPLICATE_PAIR}' from ranked where rank > 1
             order by row_no
         """
-        return con.execute(sql).fetchall()
+        return con.execute(sql).fetchall(), False
     reason = _reason_sql(table, known)
     found = []
     if con.execute(f"select count(*) from {source} where ({reason}) is not null").fetchone()[0]:
         found = con.execute(
             f"select row_no, reason from ({checked}) where reason is not null order by row_no"
         ).fetchall()
-    if table in KEYS and not found:
+    if table in KEYS and (table in REJECTING_TABLES or not found):
+        # A key repeated among the valid rows: which row is the right one is a guess (a stop).
         key = ", ".join(f"try_cast({column} as bigint)" for column in KEYS[table])
-        repeated = con.execute(f"select 1 from {source} group by {key} having count(*) > 1 limit 1").fetchall()
+        valid = f"({reason}) is null"
+        repeated = con.execute(
+            f"select 1 from {source} where {valid} group by {key} having count(*) > 1 limit 1"
+        ).fetchall()
         if repeated:  # only then find the first repeated row (a window over the whole file)
             repeated = con.execute(
-                f"select row_no from (select row_number() over () as row_no, * from {source}) "
+                f"select row_no from (select row_number() over () as row_no, *, {reason} as reason from {source}) "
+                f"where reason is null "
                 f"qualify row_number() over (partition by {key} order by row_no) > 1 order by row_no limit 1"
             ).fetchall()
             names = " and ".join(HEADERS[table][[h.lower() for h in HEADERS[table]].index(c)] for c in KEYS[table])
-            found = [(repeated[0][0], f"duplicate {names}: the same key is on an earlier line")]
-    return found
+            return [(repeated[0][0], f"duplicate {names}: the same key is on an earlier line")], True
+    return found, False
 
 
 def _raw_lines(path: Path, spans: list[tuple[int, int]]) -> dict[int, str]:
@@ -538,7 +552,7 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
     con = duckdb.connect()
     try:
         con.execute("set preserve_insertion_order = true")
-        rows, starts, lines = _structure(con, path, table)
+        rows, starts, lines, blanks = _structure(con, path, table)
         known = known_movie_ids is not None and table in MOVIE_TABLES
         if known:
             ids = sorted({int(i) for i in known_movie_ids})
@@ -554,7 +568,7 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
                 text = ",".join(map(str, ids))
                 con.execute("insert into known select unnest(string_split(?, ','))::bigint", [text])
         try:
-            invalid = _invalid_rows(con, path, table, known) if rows else []
+            invalid, repeated_key = _invalid_rows(con, path, table, known) if rows else ([], False)
         except duckdb.Error as exc:
             raise _duckdb_problem(path, table, str(exc)) from None
     finally:
@@ -566,7 +580,7 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
         end = starts[row_no] - 1 if row_no < len(starts) else lines
         return starts[row_no - 1], end
 
-    if invalid and table not in REJECTING_TABLES:
+    if invalid and (repeated_key or table not in REJECTING_TABLES):
         row_no, reason = invalid[0]
         more = f" (and {len(invalid) - 1} more row(s))" if len(invalid) > 1 else ""
         fix = _fixes(table).get(reason, "deliver each key once per file")
@@ -582,7 +596,7 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
         )
     texts = _raw_lines(path, [span(row_no) for row_no, _ in invalid])
     rejects = [Reject(span(row_no)[0], texts.get(span(row_no)[0], ""), reason) for row_no, reason in invalid]
-    return FileResult(table, path, rows, rejects, time.perf_counter() - clock)
+    return FileResult(table, path, rows, rejects, time.perf_counter() - clock, blanks)
 
 
 # --- a delivery folder ----------------------------------------------------------------------
@@ -600,15 +614,25 @@ def movie_ids(path: str | Path) -> set[int]:
         con.close()
 
 
+def missing_files(src: str | Path) -> list[str]:
+    """The files a first delivery (a MovieLens release folder) lacks: every table but the
+    optional ones; the genome files are optional together (ml-latest-small has neither), but
+    one without the other is missing its pair."""
+    src = Path(src)
+    have = {t for t in FILES if (src / FILES[t]).is_file()}
+    optional = OPTIONAL_TABLES | (set() if have & set(GENOME_TABLES) else set(GENOME_TABLES))
+    return [FILES[t] for t in FILES if t not in optional and t not in have]
+
+
 def plan_tables(src: Path, tables: list[str] | None, batch: int) -> list[str]:
     """The tables of a delivery folder to check, movies first. The first delivery (batch 0)
     must hold every required table; a later one holds what changed."""
     if tables is None:
-        missing = [t for t in FILES if t not in OPTIONAL_TABLES and not (src / FILES[t]).is_file()]
+        missing = missing_files(src)
         if batch == 0 and missing:
             raise ValidationError(
-                f"{src / FILES[missing[0]]}: missing: the first delivery (batch 0) needs a file for every table "
-                f"(missing: {', '.join(FILES[t] for t in missing)}): add the file(s), or land the tables you have "
+                f"{src / missing[0]}: missing: the first delivery (batch 0) needs a file for every table "
+                f"(missing: {', '.join(missing)}): add the file(s), or land the tables you have "
                 "with --tables and the rest later in the same batch"
             )
         tables = [t for t in FILES if (src / FILES[t]).is_file()]
@@ -651,6 +675,9 @@ def describe(result: FileResult) -> str:
     if result.rejects:
         reasons = "; ".join(f"{reason}: {n:,}" for reason, n in sorted(result.reasons().items()))
         text += f", {len(result.rejects):,} rejected ({reasons})"
+    if result.blank_lines:
+        first = result.blank_lines[0]
+        text += f", {len(result.blank_lines):,} blank line(s) skipped (line {first}{', ...' if len(result.blank_lines) > 1 else ''})"
     return f"{text}  {result.seconds:.1f} s"
 
 

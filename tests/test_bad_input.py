@@ -51,8 +51,12 @@ BUILD = [
     "build",
     "--select",
     "+fct_ratings",
+    "+fct_tags",
+    "+dim_movies",
     "+fct_rejected_rows",
     "assert_every_raw_rating_is_valid",
+    "assert_every_raw_tag_is_valid",
+    "assert_every_raw_link_is_valid",
     "--indirect-selection",
     "cautious",
 ]
@@ -78,9 +82,10 @@ def tables_of(folder: Path) -> list[str]:
 
 
 def data_rows(path: Path) -> int:
-    """Rows of a delivered file, header excluded, counted here with the csv module."""
+    """Rows of a delivered file, header excluded, counted here with the csv module (a blank
+    line holds no row)."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return sum(1 for _ in csv.reader(handle)) - 1
+        return sum(1 for row in csv.reader(handle) if row) - 1
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +125,27 @@ def test_every_case_of_the_issue_has_a_fixture():
         "renamed_columns",
         "reordered_columns",
         "missing_file",
+        "blank_line",
+        "trailing_blank_line",
+        "crlf",
+        "empty_tag",
+        "empty_tag_removal",
+        "bad_id_in_tags",
+        "invalid_links",
     } <= set(CASES)
+
+
+def test_only_what_cannot_be_read_unambiguously_stops():
+    """Blank lines, CRLF, empty tags and invalid tag rows land (rejected row by row where needed)."""
+    assert {case for case in STOP_CASES} == {
+        "empty_file",
+        "invalid_utf8",
+        "missing_file",
+        "renamed_columns",
+        "reordered_columns",
+        "unbalanced_quote",
+        "wrong_column_count",
+    }
 
 
 @pytest.mark.parametrize("case", STOP_CASES)
@@ -201,6 +226,7 @@ def test_validator_lists_the_rejected_rows(case, base_movie_ids, tmp_path):
         for j in r.rejects
     ]
     assert found == expected["rejects"]
+    assert {r.path.name: r.blank_lines for r in results if r.blank_lines} == expected.get("blank_lines", {})
     for result in results:
         assert result.rows == data_rows(result.path) == result.loaded + len(result.rejects)
 
@@ -294,11 +320,41 @@ def test_the_duckdb_build_passes_with_the_rejects(duckdb_build):
     assert "assert_every_raw_rating_is_valid" in proc.stdout
 
 
+# Rows loaded per delivered file: ratings and tags in their facts, movies in staging (one row per
+# movie), removals that withdraw a tag (valid ones), links that dim_movies joins. Each case's tags and movies are new, so they
+# are counted under their own file.
+LOADED_SQL = (
+    "select source_file, count(*) from {core}.fct_ratings group by source_file",
+    "select source_file, count(*) from {core}.fct_tags group by source_file",
+    "select source_file, count(*) from {staging}.stg_movielens__movies group by source_file",
+    "select source_file, count(*) from {staging}.stg_movielens__tag_removals where tag_id is not null "
+    "and removed_at is not null group by source_file",
+    # links as dim_movies joins them: valid, and not delivered before their movie
+    "select links.source_file, count(*) from {staging}.stg_movielens__links as links "
+    "inner join {staging}.stg_movielens__movies as movies on links.movie_id = movies.movie_id "
+    "and links.batch_id >= movies.first_batch_id group by links.source_file",
+)
+# What landed of the CRLF case, read back: titles and tags as written, no carriage return.
+CRLF_VALUES_SQL = (
+    "select 'movie' as kind, title_as_published as value from {staging}.stg_movielens__movies "
+    "where movie_id in (20, 21) union all "
+    "select 'tag', tag from {core}.fct_tags where user_id = 16 order by 1, 2"
+)
+
+
+def crlf_expected() -> list[tuple[str, str]]:
+    with open(FIXTURES / "crlf" / "movies.csv.txt", newline="", encoding="utf-8") as handle:
+        movies = [("movie", row[1].strip()) for row in list(csv.reader(handle))[1:] if row]
+    with open(FIXTURES / "crlf" / "tags.csv.txt", newline="", encoding="utf-8") as handle:
+        tags = [("tag", row[2].strip()) for row in list(csv.reader(handle))[1:] if row]
+    return sorted(movies + tags)
+
+
 def duckdb_counts(db: Path) -> tuple[dict, dict]:
     with duckdb.connect(str(db), read_only=True) as con:
-        loaded = dict(con.sql("select source_file, count(*) from core.fct_ratings group by source_file").fetchall())
-        movies = con.sql("select source_file, count(*) from staging.stg_movielens__movies group by source_file")
-        loaded |= dict(movies.fetchall())
+        loaded = {}
+        for sql in LOADED_SQL:
+            loaded |= dict(con.sql(sql.format(core="core", staging="staging")).fetchall())
         rejects: dict[str, list] = {}
         for source_file, line, raw_text, reason in con.sql(
             "select source_file, line_number, raw_text, reason from core.fct_rejected_rows order by 1, 2"
@@ -327,6 +383,13 @@ def test_duckdb_accounts_for_every_delivered_row(duckdb_build, case):
     loaded, rejects = duckdb_counts(duckdb_build["db"])
     root = duckdb_build["landing"]
     reconcile(case, lambda table, batch: upload.landed_uri("local", str(root), "", table, batch), loaded, rejects)
+
+
+def test_duckdb_reads_crlf_values_as_written(duckdb_build):
+    with duckdb.connect(str(duckdb_build["db"]), read_only=True) as con:
+        values = con.sql(CRLF_VALUES_SQL.format(core="core", staging="staging")).fetchall()
+    assert values == crlf_expected()
+    assert not any("\r" in value for _, value in values)
 
 
 def test_duckdb_loads_the_clean_base_whole(duckdb_build, base):
@@ -389,14 +452,13 @@ def emulator_build(base, moto_server, tmp_path_factory) -> dict:
         env = emulator_dbt_env(work, raw_root, port, moto_server)
         run_dbt(["run-operation", "load_raw"], env)
         build = run_dbt(BUILD, env, check=False)
-        _, rows, _ = snowflake_fetch(
-            port, "select source_file, count(*) from ANALYTICS.CORE.FCT_RATINGS group by source_file"
+        loaded = {}
+        for sql in LOADED_SQL:
+            _, rows, _ = snowflake_fetch(port, sql.format(core="ANALYTICS.CORE", staging="ANALYTICS.STAGING"))
+            loaded |= {f: int(n) for f, n in rows}
+        _, crlf_values, _ = snowflake_fetch(
+            port, CRLF_VALUES_SQL.format(core="ANALYTICS.CORE", staging="ANALYTICS.STAGING")
         )
-        loaded = {f: int(n) for f, n in rows}
-        _, rows, _ = snowflake_fetch(
-            port, "select source_file, count(*) from ANALYTICS.STAGING.STG_MOVIELENS__MOVIES group by source_file"
-        )
-        loaded |= {f: int(n) for f, n in rows}
         _, rows, _ = snowflake_fetch(
             port,
             "select source_file, line_number, raw_text, reason from ANALYTICS.CORE.FCT_REJECTED_ROWS order by 1, 2",
@@ -406,7 +468,13 @@ def emulator_build(base, moto_server, tmp_path_factory) -> dict:
             rejects.setdefault(source_file, []).append((int(line), raw_text, reason))
     finally:
         stop_emulator(proc)
-    return {"build": build, "loaded": loaded, "rejects": rejects, "root": raw_root}
+    return {
+        "build": build,
+        "loaded": loaded,
+        "rejects": rejects,
+        "root": raw_root,
+        "crlf_values": [tuple(row) for row in crlf_values],
+    }
 
 
 def test_the_emulator_build_passes_with_the_rejects(emulator_build):
@@ -422,3 +490,7 @@ def test_emulator_accounts_for_every_delivered_row(emulator_build, case):
         emulator_build["loaded"],
         emulator_build["rejects"],
     )
+
+
+def test_emulator_reads_crlf_values_as_written(emulator_build):
+    assert emulator_build["crlf_values"] == crlf_expected()

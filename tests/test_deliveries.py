@@ -51,7 +51,7 @@ INCREMENTAL_STEP = ["run", "--select", "+fct_ratings"]  # the only model whose r
 
 
 def land_base(base: Path, landing: Path) -> None:
-    upload.upload_dir(base, dest=str(landing), batch=0, stream=io.StringIO())
+    upload.upload_dir(base, dest=str(landing), batch=0, validate=True, stream=io.StringIO())
 
 
 def deliver(base: Path, landing: Path, state: Path, seed: int = 1, **kinds) -> dict:
@@ -338,6 +338,7 @@ def test_cli_prints_one_line_per_file_and_one_line_errors(base, tmp_path, capsys
     assert dlv.main([*common, "--new-ratings", "-1"]) == 2
     assert file_hashes(landing).keys() == {
         *(f"{t}/batch=0000/{n}" for t, n in upload.TABLES.items() if t not in upload.OPTIONAL_TABLES),
+        "rejected_rows/batch=0000/rejected-rows.csv",  # the generated empty tags
         "ratings/batch=0001/ratings.csv",
         "tag_removals/batch=0001/tag-removals.csv",
     }
@@ -588,7 +589,9 @@ def run_handmade(root: Path) -> Handmade:
                 with open(folder / name, "w", newline="", encoding="utf-8") as handle:
                     csv.writer(handle, lineterminator="\n").writerows(rows)
             tables = [dlv.TABLE_OF[name] for name in files]
-            upload.upload_dir(folder, dest=str(landing), batch=batch, tables=tables, stream=io.StringIO())
+            upload.upload_dir(
+                folder, dest=str(landing), batch=batch, tables=tables, validate=True, stream=io.StringIO()
+            )
             dbt(made.workdir, landing, SNAPSHOT_BUILD)
             con = duckdb.connect(str(made.workdir / "warehouse.duckdb"), read_only=True)
             made.after.append(

@@ -125,7 +125,7 @@ def docs_target(chromium, tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("docs")
     gen.generate(workdir / "generated", SCALE, SEED, quiet=True)
     landing = workdir / "landing"
-    upload.upload_dir(workdir / "generated", dest=str(landing), batch=0, stream=io.StringIO())
+    upload.upload_dir(workdir / "generated", dest=str(landing), batch=0, validate=True, stream=io.StringIO())
     env = dbt_env(workdir, str(landing))
     run_dbt(["build"], env)
     run_dbt(["docs", "generate"], env)

@@ -7,12 +7,15 @@ import csv
 import hashlib
 import math
 import re
+import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 
 from scripts import generate_movielens as gen
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SCALES = {0.01: 42, 0.001: 7}  # scale -> seed
 FILES = (
@@ -31,9 +34,10 @@ ARTICLE_AT_END = re.compile(r", (The|A|An|Les|La|Le|Il|El|Los|Das|Der|Die|Det|Un
 
 
 def read(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows; blank lines (tags.csv ends with one) hold no row."""
     with open(path, newline="", encoding="utf-8") as handle:
         header, *rows = csv.reader(handle)
-    return header, rows
+    return header, [row for row in rows if row]
 
 
 def sha256(path: Path) -> str:
@@ -279,6 +283,33 @@ def test_tags_are_messy_free_text(data):
     assert {"dark comedy", "Dark Comedy", " dark comedy ", "DARK COMEDY"} <= variants
 
 
+def test_a_few_tags_are_empty_or_only_spaces_like_real_ml20m(data):
+    """Real ml-20m has tag rows like `116460,123,,1199450867`; the generator writes a few."""
+    empty = [row for row in data.tags if not row[2].strip()]
+    assert {row[2] for row in empty} == {"", "   "}
+    assert len(empty) == gen.empty_tag_count(len(data.tags))
+    raw = (data.folder / "tags.csv").read_text(encoding="utf-8")
+    user, movie, _, stamp = next(row for row in empty if row[2] == "")
+    assert f"\n{user},{movie},,{stamp}\n" in raw  # unquoted, as ml-20m writes it
+
+
+def test_tags_csv_ends_with_a_blank_line_and_the_others_do_not(data):
+    for name in FILES:
+        raw = (data.folder / name).read_bytes()
+        assert raw.endswith(b"\n\n") == (name == "tags.csv"), name
+        assert b"\r" not in raw, name
+
+
+def test_crlf_option_writes_every_line_with_crlf_and_the_same_rows(data, tmp_path):
+    if data.scale != 0.001:
+        pytest.skip("one scale is enough")
+    gen.generate(tmp_path, data.scale, SCALES[data.scale], quiet=True, line_ending="crlf")
+    for name in FILES:
+        raw = (tmp_path / name).read_bytes()
+        assert raw.count(b"\n") == raw.count(b"\r\n") > 0, name
+        assert raw.replace(b"\r\n", b"\n") == (data.folder / name).read_bytes(), name
+
+
 def test_many_users_share_a_tag_and_users_tag_a_movie_several_times(data):
     users_per_tag = defaultdict(set)
     tags_per_pair = Counter()
@@ -381,3 +412,69 @@ def test_cli_unwritable_out_dir_ends_with_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert str(blocker / "sf") in err and "--out" in err
+
+
+# --- make data: never into a user's folder ---------------------------------------------------------
+
+
+def real_release(folder: Path) -> Path:
+    """Four files in the format of ml-latest-small (no genome files)."""
+    folder.mkdir(parents=True)
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n")
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n")
+    (folder / "tags.csv").write_text("userId,movieId,tag,timestamp\n2,1,funny,1445714994\n")
+    (folder / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\n")
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_unless_present_uses_a_release_folder_as_it_is(tmp_path, capsys):
+    folder = real_release(tmp_path / "ml-latest-small")
+    before = snapshot(folder)
+    assert gen.main(["--scale", "0.001", "--out", str(folder), "--unless-present"]) == 0
+    assert snapshot(folder) == before
+    assert "no genome files" in capsys.readouterr().err
+
+
+def test_unless_present_never_writes_into_a_folder_missing_files(tmp_path, capsys):
+    folder = real_release(tmp_path / "mine")
+    (folder / "links.csv").unlink()
+    (folder / "genome-tags.csv").write_text("tagId,tag\n1,007\n")
+    before = snapshot(folder)
+    assert gen.main(["--scale", "0.001", "--out", str(folder), "--unless-present"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert snapshot(folder) == before
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"error: DATA_DIR={folder} lacks links.csv, genome-scores.csv: ")
+    assert "make download" in err and "nothing was written" in err
+
+
+def test_unless_present_generates_only_under_data_generated(tmp_path, monkeypatch):
+    monkeypatch.setattr(gen, "GENERATED_ROOT", tmp_path / "generated")
+    assert gen.ensure_data(tmp_path / "generated" / "sf0.1") == (
+        True,
+        f"data: generating into {tmp_path / 'generated' / 'sf0.1'}",
+    )
+    with pytest.raises(gen.DataDirError, match="does not exist"):
+        gen.ensure_data(tmp_path / "elsewhere")
+
+
+def test_cli_refuses_to_overwrite_movielens_files_outside_data_generated(tmp_path, capsys):
+    folder = real_release(tmp_path / "ml-latest-small")
+    before = snapshot(folder)
+    assert gen.main(["--scale", "0.001", "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "would be overwritten" in err and len(err.strip().splitlines()) == 1
+    assert snapshot(folder) == before
+
+
+def test_make_data_passes_the_line_ending_and_keeps_crlf_data_apart():
+    """`make data LINE_ENDING=crlf` generates into its own folder (make's dry run: nothing written)."""
+    result = subprocess.run(
+        ["make", "-n", "data", "SCALE=0.001", "LINE_ENDING=crlf"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    command = " ".join(result.stdout.replace("\\\n", " ").split())
+    assert "--line-ending crlf --out data/generated/sf0.001-crlf --unless-present" in command

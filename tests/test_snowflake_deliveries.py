@@ -63,7 +63,7 @@ def cycle(moto_server, tmp_path_factory) -> dict:
     gen.generate(base, 0.001, 11, quiet=True)
     client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
-    upload.upload_dir(base, RAW_ROOT, batch=0, client=client, stream=None)
+    upload.upload_dir(base, RAW_ROOT, batch=0, client=client, validate=True, stream=None)
 
     workdir = tmp_path_factory.mktemp("sfd-emulator")
     port = free_port()

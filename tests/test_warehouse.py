@@ -38,7 +38,7 @@ def warehouse(generated, moto_server, tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("dbt")
     client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
-    upload.upload_dir(generated, f"s3://{BUCKET}/{PREFIX}", batch=0, client=client, stream=None)
+    upload.upload_dir(generated, f"s3://{BUCKET}/{PREFIX}", batch=0, client=client, validate=True, stream=None)
     env = dbt_env(workdir, f"s3://{BUCKET}/{PREFIX}", endpoint=moto_server)
     run_dbt(["build"], env)
     return workdir / "warehouse.duckdb"

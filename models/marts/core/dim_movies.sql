@@ -29,7 +29,10 @@ joined as (
         release_dates.release_date
     from movies
     left join links
-        on movies.movie_id = links.movie_id
+        -- A link delivered before its movie was rejected (scripts/validate.py): not joined.
+        on
+            movies.movie_id = links.movie_id
+            and movies.first_batch_id <= links.batch_id
     left join release_dates
         on movies.movie_id = release_dates.movie_id
 )

@@ -1,16 +1,49 @@
 {#-
-    The tags currently applied: one row per (user, movie, tag text). A tag delivered again keeps
-    its latest application; a tag withdrawn by a later delivery (tag_removals) is gone unless a
+    The tags currently applied: one row per (user, movie, tag text). A row the validator rejected
+    (an empty tag, an id or timestamp not written plainly, an unknown movie) is left out, and listed
+    in fct_rejected_rows. A tag delivered again keeps its latest application; a tag withdrawn by a later delivery (tag_removals) is gone unless a
     delivery after the removal applies it again.
 -#}
 with
 
+movies as (
+    select
+        movie_id,
+        first_batch_id
+    from {{ ref('stg_movielens__movies') }}
+),
+
 tags as (
-    select * from {{ ref('stg_movielens__tags') }}
+    -- The rule of scripts/validate.py, which lists the rows left out here (fct_rejected_rows):
+    -- ids positive 32-bit integers, a tag that is not empty, whole epoch seconds (staging keeps
+    -- only values written plainly: anything else is null), a movie delivered in this batch or an
+    -- earlier one.
+    select staged_tags.*
+    from {{ ref('stg_movielens__tags') }} as staged_tags
+    inner join movies
+        on
+            staged_tags.movie_id = movies.movie_id
+            and staged_tags.batch_id >= movies.first_batch_id
+    where
+        staged_tags.user_id between 1 and 2147483647
+        and staged_tags.movie_id between 1 and 2147483647
+        and staged_tags.tag is not null
+        and staged_tags.tagged_at is not null
 ),
 
 removals as (
-    select * from {{ ref('stg_movielens__tag_removals') }}
+    -- The same rule for removals: a removal the validator rejected withdraws nothing.
+    select staged_removals.*
+    from {{ ref('stg_movielens__tag_removals') }} as staged_removals
+    inner join movies
+        on
+            staged_removals.movie_id = movies.movie_id
+            and staged_removals.batch_id >= movies.first_batch_id
+    where
+        staged_removals.user_id between 1 and 2147483647
+        and staged_removals.movie_id between 1 and 2147483647
+        and staged_removals.tag is not null
+        and staged_removals.removed_at is not null
 ),
 
 latest_application as (

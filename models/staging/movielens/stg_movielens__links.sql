@@ -1,22 +1,45 @@
+{#-
+    IMDb and TMDB ids per movie, from the latest delivery that carries the movie. A row whose
+    values are not valid by the rule of scripts/validate.py (a movie id not written plainly, an
+    imdbId that is not 1 to 7 digits, a tmdbId that is not a whole number) is left out here, so a
+    bad row never hides an earlier good one; the validator lists it in fct_rejected_rows.
+    (A link of a movie not yet delivered is left out by dim_movies, which joins on delivery order.)
+-#}
 with
 
 source as (
     select * from {{ source('movielens', 'links') }}
 ),
 
-renamed as (
+typed as (
     select
-        {{ try_cast_text('movieid', dbt.type_int()) }} as movie_id,
-        lpad(trim(imdbid), 7, '0') as imdb_id,
-        {{ try_cast_text('tmdbid', dbt.type_int()) }} as tmdb_id,
+        movieid,
+        imdbid,
+        tmdbid,
+        {{ try_cast_text('movieid', dbt.type_int()) }} as movie_id_value,
         filename as source_file,
         {{ try_cast_text(regex_extract('filename', 'batch=([0-9]+)'), dbt.type_int()) }} as batch_id
     from source
 ),
 
+valid as (
+    select
+        movie_id_value as movie_id,
+        lpad(imdbid, 7, '0') as imdb_id,
+        {{ try_cast_text('tmdbid', dbt.type_int()) }} as tmdb_id,
+        source_file,
+        batch_id
+    from typed
+    where
+        cast(movie_id_value as {{ dbt.type_string() }}) = movieid
+        and movie_id_value between 1 and 2147483647
+        and {{ regex_extract('imdbid', '^([0-9]{1,7})$') }} is not null
+        and (tmdbid is null or {{ regex_extract('tmdbid', '^([0-9]+)$') }} is not null)
+),
+
 latest as (
     select *
-    from renamed
+    from valid
     qualify row_number() over (
             partition by movie_id
             order by batch_id desc, source_file desc
