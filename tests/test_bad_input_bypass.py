@@ -117,7 +117,9 @@ def emulator(moto_server, tmp_path_factory):
 def snowflake_sql(emulator) -> list[str]:
     """load_raw's statements (set-up, then one COPY per table) for a stage on ROOT_MARK."""
     port, endpoint, work = emulator
+    # The raw schema is made by `make prod-setup` on an account (load_raw only checks for it).
     inline = (
+        "create schema if not exists {{ raw_schema_name() }}\n;;\n"
         "{% for s in load_raw_setup_sql() %}{{ s }}\n;;\n{% endfor %}"
         "{% for t in raw_tables() %}{{ copy_into_sql(t) }}\n;;\n{% endfor %}"
     )
