@@ -212,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, ValueError) as error:
             print(f"make prod-smoke: {error}", file=sys.stderr)
             return 1
+        except Exception as error:  # noqa: BLE001 - connection or S3 errors: one line, no traceback
+            message = " ".join(str(error).split())[:500]
+            print(f"make prod-smoke: {type(error).__name__}: {message}", file=sys.stderr)
+            return 1
     for line in differences:
         print(line)
     differing = {".".join(line.split(":")[0].split(".")[:2]) for line in differences}
