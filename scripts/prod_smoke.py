@@ -155,7 +155,7 @@ def smoke(
         sf_env["SNOWFLAKE_ROLE"] = env["PROD_SMOKE_ROLE"]
     con = connection()
     try:
-        upload.upload_dir(base, root, batch=0, client=client, stream=None)
+        upload.upload_dir(base, root, batch=0, client=client, validate=True, stream=None)
         for sql in setup_sql(database, raw_schema):
             con.cursor().execute(sql)
         say(f"prod-smoke: database {database}, delivery 0 at {root}")

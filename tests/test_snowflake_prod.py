@@ -101,7 +101,7 @@ def prod_run(moto_server, tmp_path_factory) -> dict:
     gen.generate(data, 0.001, 5, quiet=True)
     client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
-    upload.upload_dir(data, RAW_ROOT, batch=0, client=client, stream=None)
+    upload.upload_dir(data, RAW_ROOT, batch=0, client=client, validate=True, stream=None)
 
     workdir = tmp_path_factory.mktemp("prod-emulator")
     port = free_port()
