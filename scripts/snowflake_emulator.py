@@ -542,6 +542,7 @@ def _install_copy_statement_workaround(fakesnow_cursor: Any) -> None:
                 params.remove(param)
         _COPY_STATE.pattern = pattern
         _COPY_STATE.now = datetime.datetime.now(datetime.UTC)
+        _COPY_STATE.parsed = []
         try:
             duck_conn.begin()
             began = True
@@ -573,6 +574,12 @@ def _install_copy_statement_workaround(fakesnow_cursor: Any) -> None:
         finally:
             _COPY_STATE.pattern = None
             _COPY_STATE.now = None
+            for path in getattr(_COPY_STATE, "parsed", None) or []:  # the parsed copies of the files
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+            _COPY_STATE.parsed = None
 
     fakesnow_cursor.copy_into = copy_into
 
@@ -739,6 +746,8 @@ class SnowflakeCSV:
             _PARSE_DIR[0], hashlib.sha256(f"{url}|{time.time_ns()}".encode()).hexdigest()[:20] + ".parquet"
         )
         pq.write_table(pa.table(arrays), target)
+        if getattr(_COPY_STATE, "parsed", None) is not None:
+            _COPY_STATE.parsed.append(target)
         return exp.func("read_parquet", exp.Literal.string(target))
 
     def parse(self, path: str, name: str) -> tuple[list[list[str | None]], list[int], list[int]]:
