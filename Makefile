@@ -95,7 +95,7 @@ STAMP := $(VENV)/.installed
         test lint fix hooks docs docs-serve clean bench stats emulator-setup prod prod-check prod-setup prod-load
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # --- set-up ----------------------------------------------------------------------------
 

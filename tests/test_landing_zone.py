@@ -172,7 +172,7 @@ def test_second_checkout_never_uses_another_checkouts_server(delivered, checkout
 def test_build_stays_on_the_landing_zone_it_was_built_from(checkouts):
     local = checkouts("local")
     local.ok("dev", "RAW=local")
-    assert local.query("select raw_root from raw.landing_zone") == [(str(local.path / "data" / "landing"),)]
+    local.ok("build")  # remembered: reads data/landing, not S3
     local.ok("deliver", DELIVERY)  # remembered: lands in data/landing, not S3
     assert sorted(p.name for p in (local.path / "data" / "landing" / "ratings").iterdir()) == [
         "batch=0000",
@@ -186,6 +186,7 @@ def test_build_stays_on_the_landing_zone_it_was_built_from(checkouts):
     proc = local.make("build", "RAW=s3")
     assert proc.returncode != 0
     one_line(proc, "was built from the landing zone", "not s3://movielens-landing/movielens/raw", "--full-refresh")
+    assert local.query("select raw_root from raw.landing_zone") == [(str(local.path / "data" / "landing"),)]
 
 
 def test_lost_files_stop_the_build_and_full_refresh_records_no_deletion(checkouts):
