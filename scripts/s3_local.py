@@ -153,7 +153,8 @@ def _alive(pid: int) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")  # Linux: make sure the pid was not reused
     if cmdline.exists():
         try:
-            return b"s3_server" in cmdline.read_bytes()
+            # moto.server: a server started by an earlier version of this script (memory only)
+            return any(name in cmdline.read_bytes() for name in (b"s3_server", b"moto.server"))
         except OSError:
             return False
     return True
@@ -186,6 +187,13 @@ def start_server(
     who = whois(port)
     if _ours(who, state_dir):
         return who.get("pid"), False
+    old = _read_pid(pidf)
+    if who == "moto" and old and _alive(old):
+        raise LocalS3Error(
+            f"port {port} is held by this checkout's earlier local S3 server (pid {old}), which keeps "
+            "objects in memory only: stop it (make s3-stop), start it again (make s3) and land every "
+            "batch again (make upload; later batches are kept in data/deliveries/)"
+        )
     if who is not None:
         raise LocalS3Error(held_message(port, who, state_dir))
     for other, pid in other_ports(state_dir, port):
@@ -193,7 +201,6 @@ def start_server(
             f"this checkout's local S3 server already runs on port {other} (pid {pid}): use it "
             f"(S3_LOCAL_PORT={other}), or stop it first (make s3-stop S3_LOCAL_PORT={other})"
         )
-    old = _read_pid(pidf)
     if old and _alive(old):
         raise LocalS3Error(
             f"the local S3 server (pid {old}) holds {pidf} but does not answer on port {port}: "
