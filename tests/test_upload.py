@@ -389,7 +389,7 @@ def test_s3_local_restart_restores_every_object_as_it_was(tmp_path, unused_port)
         for key in keys:
             keys[key] = client.head_object(Bucket="durable", Key=key)
         assert s3_local.stop_server(unused_port, state) is not None
-        assert s3_local.whois(unused_port) is None
+        assert s3_local.probe(unused_port) is None
         s3_local.start_server(unused_port, state)
         listed = client.list_objects_v2(Bucket="durable")["Contents"]
         assert sorted(item["Key"] for item in listed) == sorted(keys)
