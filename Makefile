@@ -27,10 +27,34 @@ DATA_DIR ?= data/generated/sf$(SCALE)$(if $(filter crlf,$(LINE_ENDING)),-crlf)
 # The release `make download` fetches: ml-20m, ml-25m, ml-latest or ml-latest-small.
 RELEASE ?= ml-20m
 
+# --- warehouse ------------------------------------------------------------------------
+# TARGET and DBT_TARGET are one setting: the dbt target (dev, ci, prod).
+TARGET ?= $(or $(DBT_TARGET),dev)
+ifneq ($(strip $(DBT_TARGET)),)
+ifneq ($(DBT_TARGET),$(TARGET))
+$(error TARGET=$(TARGET) and DBT_TARGET=$(DBT_TARGET) differ: set only one of them)
+endif
+endif
+# The DuckDB file of TARGET (profiles/profiles.yml: warehouse/<target>.duckdb).
+WAREHOUSE_DB := $(or $(DUCKDB_PATH),warehouse/$(TARGET).duckdb)
+
 # --- landing zone ---------------------------------------------------------------------
 # RAW=s3 (default): the CSVs land in s3://$S3_BUCKET/$S3_PREFIX and DuckDB reads them through httpfs.
 # RAW=local: they land in data/landing/ and DuckDB reads them from disk; no S3 at all.
+# A warehouse remembers the landing zone it was built from (raw.landing_zone): unless RAW,
+# S3_BUCKET or S3_PREFIX is set, every target reads and lands in that one. A build told to read
+# another stops with one line (macros/raw/landing_zone_guard.sql).
+REMEMBERED := $(if $(filter prod,$(TARGET)),,$(shell test -f $(WAREHOUSE_DB) && $(PY) -m scripts.warehouse_stats --db $(WAREHOUSE_DB) --landing-zone 2>/dev/null))
+ifeq ($(word 1,$(REMEMBERED)),s3)
 RAW ?= s3
+export S3_BUCKET ?= $(word 2,$(REMEMBERED))
+export S3_PREFIX ?= $(word 3,$(REMEMBERED))
+else ifeq ($(word 1,$(REMEMBERED)),local)
+RAW ?= local
+LOCAL_LANDING ?= $(word 2,$(REMEMBERED))
+endif
+RAW ?= s3
+LOCAL_LANDING ?= $(CURDIR)/data/landing
 export S3_BUCKET ?= movielens-landing
 export S3_PREFIX ?= movielens/raw
 export S3_LOCAL_PORT ?= 5555
@@ -54,8 +78,8 @@ export DUCKDB_S3_USE_SSL ?= $(if $(filter https://%,$(S3_ENDPOINT_URL)),true,fal
 endif
 
 ifeq ($(RAW),local)
-export MOVIELENS_RAW_ROOT ?= $(CURDIR)/data/landing
-UPLOAD_DEST := $(CURDIR)/data/landing
+export MOVIELENS_RAW_ROOT ?= $(LOCAL_LANDING)
+UPLOAD_DEST := $(LOCAL_LANDING)
 else
 export MOVIELENS_RAW_ROOT ?= s3://$(S3_BUCKET)/$(S3_PREFIX)
 UPLOAD_DEST := s3://$(S3_BUCKET)/$(S3_PREFIX)
@@ -65,7 +89,9 @@ endif
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
-TARGET ?= dev
+export DBT_TARGET := $(TARGET)
+# Extra dbt arguments for seed/run/snapshot/build, e.g. DBT_ARGS=--full-refresh.
+DBT_ARGS ?=
 # httpfs cannot be downloaded here: load it from the duckdb-extension-httpfs wheel.
 export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpfs as m, pathlib; print(next(pathlib.Path(m.__file__).parent.glob("extensions/*/httpfs.duckdb_extension")))' 2>/dev/null)
 
@@ -75,7 +101,7 @@ STAMP := $(VENV)/.installed
         test lint fix hooks docs docs-serve clean bench stats emulator-setup emulate prod prod-check prod-setup prod-load prod-smoke
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # --- set-up ----------------------------------------------------------------------------
 
@@ -112,7 +138,7 @@ data: $(STAMP) ## Generate MovieLens-shaped CSVs at SCALE under data/generated/ 
 download: $(STAMP) ## Download a MovieLens release (RELEASE=ml-20m, ml-25m, ml-latest, ml-latest-small) into data/RELEASE (needs internet)
 	$(PY) -m scripts.download_movielens --out data --release $(RELEASE)
 
-s3: $(STAMP) ## Start the local S3 server if no real S3 is configured, and create the bucket
+s3: $(STAMP) ## Start this checkout's local S3 server (if no real S3 is set; restores what landed) and create the bucket
 ifeq ($(RAW),local)
 	@echo "s3: RAW=local, no S3 needed"
 else
@@ -122,7 +148,7 @@ endif
 	$(PY) -m scripts.s3_local ensure-bucket
 endif
 
-s3-stop: $(STAMP) ## Stop the local S3 server (its objects are lost: they live in memory)
+s3-stop: $(STAMP) ## Stop this checkout's local S3 server (what landed stays in data/s3/objects)
 	$(PY) -m scripts.s3_local stop --port $(S3_LOCAL_PORT)
 
 validate: $(STAMP) ## Check DATA_DIR as a first delivery (what upload would stop or reject), landing nothing
@@ -136,23 +162,40 @@ deliver: $(STAMP) ## Land the next delivery as a new batch after DATA_DIR, e.g. 
 
 # --- dbt -------------------------------------------------------------------------------
 
+# Before a DuckDB build: the S3 landing zone answers, on this checkout's local server if that is
+# the one (one line naming the fix otherwise). Skipped when the warehouse remembers another
+# landing zone: the build then stops on that, in its first hook.
+REMEMBERED_ROOT := $(if $(filter s3,$(word 1,$(REMEMBERED))),s3://$(word 2,$(REMEMBERED))/$(word 3,$(REMEMBERED)),$(word 2,$(REMEMBERED)))
+LANDING_CHECK := true
+ifneq ($(filter s3://%,$(MOVIELENS_RAW_ROOT)),)
+ifneq ($(TARGET),prod)
+ifeq ($(filter-out $(patsubst %/,%,$(MOVIELENS_RAW_ROOT)),$(patsubst %/,%,$(REMEMBERED_ROOT))),)
+LANDING_CHECK := $(PY) -m scripts.s3_local check --raw-root '$(MOVIELENS_RAW_ROOT)' $(if $(LOCAL_S3),--local --port $(S3_LOCAL_PORT))
+endif
+endif
+endif
+
 seed: $(STAMP) ## dbt seed on TARGET
-	$(DBT) seed --target $(TARGET)
+	@$(LANDING_CHECK)
+	$(DBT) seed --target $(TARGET) $(DBT_ARGS)
 
 run: $(STAMP) ## dbt run on TARGET
-	$(DBT) run --target $(TARGET)
+	@$(LANDING_CHECK)
+	$(DBT) run --target $(TARGET) $(DBT_ARGS)
 
 snapshot: $(STAMP) ## dbt snapshot on TARGET
-	$(DBT) snapshot --target $(TARGET)
+	@$(LANDING_CHECK)
+	$(DBT) snapshot --target $(TARGET) $(DBT_ARGS)
 
 build: $(STAMP) ## dbt build (seeds, models, snapshots, tests) on TARGET
 	@mkdir -p warehouse
-	$(DBT) build --target $(TARGET)
+	@$(LANDING_CHECK)
+	$(DBT) build --target $(TARGET) $(DBT_ARGS)
 
 dev: setup data s3 upload build ## Everything, offline: venv, data, local S3, upload, dbt build on DuckDB
 
-stats: $(STAMP) ## Row counts of the DuckDB warehouse and the snapshots' history
-	$(PY) -m scripts.warehouse_stats --db $${DUCKDB_PATH:-warehouse/dev.duckdb}
+stats: $(STAMP) ## Row counts of TARGET's DuckDB warehouse and the snapshots' history
+	$(PY) -m scripts.warehouse_stats --db $(WAREHOUSE_DB)
 
 docs: $(STAMP) ## Generate the dbt docs site into target/
 	$(DBT) docs generate --target $(TARGET)

@@ -1,17 +1,21 @@
-"""A local S3 for development: moto's server on 127.0.0.1, run in the background.
+"""The local S3 for development: scripts/s3_server.py (moto) on 127.0.0.1, in the background.
 
     python -m scripts.s3_local start          # idempotent; waits until it answers
-    python -m scripts.s3_local status         # exit 0 if running, 1 if not
+    python -m scripts.s3_local status         # exit 0 if this checkout's server runs, 1 if not
     python -m scripts.s3_local ensure-bucket  # create $S3_BUCKET (local) / check it (AWS)
+    python -m scripts.s3_local check --raw-root s3://... [--local]  # before a build: readable?
     python -m scripts.s3_local stop
 
 The port is S3_LOCAL_PORT (default 5555); point the other scripts at it with
 S3_ENDPOINT_URL=http://127.0.0.1:5555 and the fake keys AWS_ACCESS_KEY_ID=testing,
-AWS_SECRET_ACCESS_KEY=testing. The pid file and the server log are
-data/s3/moto-<port>.pid and data/s3/moto-<port>.log.
+AWS_SECRET_ACCESS_KEY=testing. The state folder (--state-dir, default data/s3 in this checkout)
+holds the pid file and log (moto-<port>.pid, moto-<port>.log) and every object that landed
+(objects/): the server writes each object there before acknowledging it and loads them all back
+at start, so stopping it, killing it or rebooting loses nothing.
 
-moto keeps every bucket and object IN MEMORY: stopping the server (or rebooting) loses
-them. Start it again, run ensure-bucket, and upload again (the upload re-sends it all).
+One server per checkout: the server answers with its state folder (scripts/s3_server.py), so
+`start` tells this checkout's server from another checkout's on the same port and refuses the
+port (one line) rather than use another checkout's landing zone.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from scripts import upload
+from scripts import s3_server, upload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = REPO_ROOT / "data" / "s3"
@@ -70,18 +74,63 @@ def log_file(state_dir: Path, port: int) -> Path:
     return Path(state_dir) / f"moto-{port}.log"
 
 
-def probe(port: int, timeout: float = 1.0) -> bool | None:
-    """True if moto answers on the port, False if something else does, None if nothing."""
-    url = f"{endpoint_url(port)}/moto-api/config"  # read-only on GET
+def whois(port: int, timeout: float = 1.0) -> dict | str | None:
+    """Who answers on the port: the identity (a dict) of a server started by scripts/s3_local.py,
+    "moto" for a moto server that is none of ours, "other" for any other program, None for nothing."""
+    url = f"{endpoint_url(port)}{s3_server.IDENTITY_PATH}"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return isinstance(json.loads(response.read()), dict)
+            answer = json.loads(response.read())
+        if isinstance(answer, dict) and answer.get("server") == s3_server.SERVER_NAME:
+            return answer
     except urllib.error.HTTPError:
-        return False
+        pass
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
-    except ValueError:  # answered, but not with moto's JSON
-        return False
+    except ValueError:  # answered, but not with JSON
+        pass
+    try:
+        with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/config", timeout=timeout) as response:
+            return "moto" if isinstance(json.loads(response.read()), dict) else "other"
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+        return "other"
+
+
+def probe(port: int, timeout: float = 1.0) -> bool | None:
+    """True if an S3 server of ours or moto answers on the port, False if something else does,
+    None if nothing."""
+    who = whois(port, timeout)
+    return None if who is None else who != "other"
+
+
+def _ours(who, state_dir: Path) -> bool:
+    return isinstance(who, dict) and who.get("state_dir") == str(Path(state_dir).resolve())
+
+
+def held_message(port: int, who, state_dir: Path) -> str:
+    """One line: the port is taken by a server or program that is not this checkout's."""
+    fix = f"set S3_LOCAL_PORT to a free port for this checkout (e.g. make dev S3_LOCAL_PORT={port + 1})"
+    if isinstance(who, dict):
+        owner = Path(who.get("state_dir", "?"))
+        checkout = owner.parents[1] if len(owner.parents) > 1 else owner
+        return (
+            f"port {port} is held by the local S3 server of another checkout ({checkout}, pid "
+            f"{who.get('pid', '?')}): {fix}, or stop that one (make s3-stop in {checkout})"
+        )
+    if who == "moto":
+        return f"port {port} is held by a moto server this checkout did not start: {fix}, or stop that server"
+    return f"port {port} is used by another program, not a local S3 server: {fix}"
+
+
+def other_ports(state_dir: Path, port: int) -> list[tuple[int, int]]:
+    """(port, pid) of this checkout's servers that run on another port."""
+    found = []
+    for path in sorted(Path(state_dir).glob("moto-*.pid")):
+        other = path.stem.removeprefix("moto-")
+        pid = _read_pid(path)
+        if other.isdigit() and int(other) != port and pid and _alive(pid):
+            found.append((int(other), pid))
+    return found
 
 
 def _read_pid(path: Path) -> int | None:
@@ -104,7 +153,8 @@ def _alive(pid: int) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")  # Linux: make sure the pid was not reused
     if cmdline.exists():
         try:
-            return b"moto" in cmdline.read_bytes()
+            # moto.server: a server started by an earlier version of this script (memory only)
+            return any(name in cmdline.read_bytes() for name in (b"s3_server", b"moto.server"))
         except OSError:
             return False
     return True
@@ -125,37 +175,46 @@ def start_server(
     timeout: float = 20.0,
     env: dict[str, str] | None = None,
 ) -> tuple[int | None, bool]:
-    """Start moto in the background; returns (pid, started). Already running => started False.
+    """Start the server in the background; returns (pid, started). Already running => started False.
 
-    `env` adds variables for the server process (e.g. INITIAL_NO_AUTH_ACTION_COUNT=0
-    turns on moto's IAM authentication, so unknown keys are rejected).
+    Refuses (LocalS3Error, one line) a port held by another checkout's server or another program,
+    and a second server of this checkout (state_dir) on another port: both would share the
+    objects in state_dir. `env` adds variables for the server process (e.g.
+    INITIAL_NO_AUTH_ACTION_COUNT=0 turns on moto's IAM authentication: unknown keys are rejected).
     """
-    state_dir = Path(state_dir)
+    state_dir = Path(state_dir).resolve()
     pidf, logf = pid_file(state_dir, port), log_file(state_dir, port)
-    answer = probe(port)
-    if answer:
-        pid = _read_pid(pidf)
-        return (pid if pid and _alive(pid) else None), False
-    if answer is False:
-        raise LocalS3Error(
-            f"port {port} is used by another program, not moto: set S3_LOCAL_PORT "
-            "to a free port (and S3_ENDPOINT_URL to match)"
-        )
+    who = whois(port)
+    if _ours(who, state_dir):
+        return who.get("pid"), False
     old = _read_pid(pidf)
+    if who == "moto" and old and _alive(old):
+        raise LocalS3Error(
+            f"port {port} is held by this checkout's earlier local S3 server (pid {old}), which keeps "
+            "objects in memory only: stop it (make s3-stop), start it again (make s3) and land every "
+            "batch again (make upload; later batches are kept in data/deliveries/)"
+        )
+    if who is not None:
+        raise LocalS3Error(held_message(port, who, state_dir))
+    for other, pid in other_ports(state_dir, port):
+        raise LocalS3Error(
+            f"this checkout's local S3 server already runs on port {other} (pid {pid}): use it "
+            f"(S3_LOCAL_PORT={other}), or stop it first (make s3-stop S3_LOCAL_PORT={other})"
+        )
     if old and _alive(old):
         raise LocalS3Error(
-            f"moto (pid {old}) holds {pidf} but does not answer on port {port}: "
-            f"stop it (python -m scripts.s3_local stop) and start again; see {logf}"
+            f"the local S3 server (pid {old}) holds {pidf} but does not answer on port {port}: "
+            f"stop it (make s3-stop) and start again; see {logf}"
         )
     state_dir.mkdir(parents=True, exist_ok=True)
     with open(logf, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            [sys.executable, "-m", "scripts.s3_server", "--port", str(port), "--state-dir", str(state_dir)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the calling make / terminal
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
             cwd=state_dir,
         )
     _CHILDREN[proc.pid] = proc
@@ -166,14 +225,14 @@ def start_server(
             pidf.unlink(missing_ok=True)
             _CHILDREN.pop(proc.pid, None)
             raise LocalS3Error(
-                f"moto exited at start on port {port} ({_last_log_line(logf)}): "
+                f"the local S3 server exited at start on port {port} ({_last_log_line(logf)}): "
                 f"set S3_LOCAL_PORT to a free port; full log in {logf}"
             )
-        if probe(port, timeout=0.5):
+        if _ours(whois(port, timeout=0.5), state_dir):
             return proc.pid, True
         time.sleep(0.1)
     stop_server(port, state_dir)
-    raise LocalS3Error(f"moto did not answer on port {port} within {timeout:.0f} s: see {logf}")
+    raise LocalS3Error(f"the local S3 server did not answer on port {port} within {timeout:.0f} s: see {logf}")
 
 
 def stop_server(port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT_STATE_DIR) -> int | None:
@@ -202,9 +261,29 @@ def stop_server(port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT
 def server_status(
     port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT_STATE_DIR
 ) -> tuple[bool, int | None]:
-    """(moto answers on the port, pid from the pid file if that process is alive)."""
+    """(a local S3 server answers on the port, pid from the pid file if that process is alive)."""
     pid = _read_pid(pid_file(Path(state_dir), port))
     return bool(probe(port)), (pid if pid and _alive(pid) else None)
+
+
+def check_landing_zone(raw_root: str, port: int | None, state_dir: str | os.PathLike = DEFAULT_STATE_DIR) -> str:
+    """Before a DuckDB build: can the landing zone raw_root be read? One line, or LocalS3Error /
+    upload.UploadError naming the fix. port: the local server's port when no real S3 is set."""
+    if not raw_root.startswith("s3://"):
+        return f"landing zone {raw_root} (local folder)"
+    if port is not None:
+        who = whois(port)
+        if who is None:
+            raise LocalS3Error(
+                f"no local S3 server answers at {endpoint_url(port)}, where the landing zone {raw_root} is: "
+                "start it with make s3 (it brings back every file that landed), then run the build again"
+            )
+        if not _ours(who, Path(state_dir)):
+            raise LocalS3Error(held_message(port, who, Path(state_dir)))
+    bucket = raw_root.removeprefix("s3://").partition("/")[0]
+    if not upload.bucket_exists(upload.s3_client(), bucket):
+        raise upload.UploadError(upload.missing_bucket_message(bucket))
+    return f"landing zone {raw_root} {upload.endpoint_text()}"
 
 
 def ensure_bucket(bucket: str | None = None) -> str:
@@ -246,18 +325,18 @@ def _port_from_env() -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.s3_local",
-        description="Run moto's S3 server on 127.0.0.1 (objects live in memory only).",
+        description="Run the local S3 server (moto, objects kept on disk) on 127.0.0.1.",
     )
     parser.add_argument(
         "command",
-        choices=["start", "stop", "status", "ensure-bucket"],
+        choices=["start", "stop", "status", "ensure-bucket", "check"],
         help="what to do",
     )
     parser.add_argument("--port", type=int, help="port (default $S3_LOCAL_PORT or 5555)")
     parser.add_argument(
         "--state-dir",
         default=str(DEFAULT_STATE_DIR),
-        help="folder for the pid file and log (default data/s3)",
+        help="folder for the pid file, log and objects (default data/s3)",
     )
     parser.add_argument(
         "--timeout",
@@ -266,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="start: seconds to wait (default 20)",
     )
     parser.add_argument("--bucket", help="ensure-bucket: bucket (default $S3_BUCKET)")
+    parser.add_argument("--raw-root", help="check: the landing zone a build reads ($MOVIELENS_RAW_ROOT)")
+    parser.add_argument("--local", action="store_true", help="check: the landing zone is on the local server")
     return parser
 
 
@@ -274,28 +355,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port = args.port or _port_from_env()
         url = endpoint_url(port)
+        objects = s3_server.store_dir(Path(args.state_dir).resolve())
         if args.command == "start":
             pid, started = start_server(port, args.state_dir, args.timeout)
             what = "started" if started else "already running"
             print(
-                f"moto S3 {what} at {url} (pid {pid or '?'}, log "
+                f"local S3 {what} at {url} (pid {pid or '?'}, objects kept in {objects}, log "
                 f"{log_file(Path(args.state_dir), port)}); use S3_ENDPOINT_URL={url}"
             )
         elif args.command == "stop":
             pid = stop_server(port, args.state_dir)
             if pid is None:
-                print(f"no moto S3 started from {args.state_dir} on port {port}")
+                who = whois(port)
+                held = "" if who is None else f"; {held_message(port, who, Path(args.state_dir))}"
+                print(f"no local S3 server of this checkout ({args.state_dir}) runs on port {port}{held}")
             else:
-                print(
-                    f"stopped moto S3 (pid {pid}); its buckets and objects are gone "
-                    "(memory only): start, ensure-bucket and upload again to restore"
-                )
+                print(f"stopped the local S3 server (pid {pid}); its objects stay in {objects} for the next make s3")
         elif args.command == "status":
-            answering, pid = server_status(port, args.state_dir)
-            if not answering:
+            who = whois(port)
+            if who is None:
                 print(f"no S3 server answers at {url}")
                 return 1
-            print(f"moto S3 running at {url} (pid {pid or 'unknown: not ours'})")
+            if not _ours(who, Path(args.state_dir)):
+                print(held_message(port, who, Path(args.state_dir)))
+                return 1
+            print(f"local S3 running at {url} (pid {who.get('pid')}, objects kept in {objects})")
+        elif args.command == "check":
+            if not args.raw_root:
+                raise LocalS3Error("check needs --raw-root (the landing zone, $MOVIELENS_RAW_ROOT)")
+            print(check_landing_zone(args.raw_root, port if args.local else None, args.state_dir))
         else:
             print(ensure_bucket(args.bucket))
     except (LocalS3Error, upload.UploadError) as exc:

@@ -426,3 +426,20 @@ def test_lineage_graph_draws_the_models_lineage(lineage_page, manifest):
     sources = sum(1 for n in expected if n.startswith("source."))
     assert sources >= 1 and want.get(NODE_COLOURS["source"]) == sources
     assert got == want, f"node boxes by colour in {lineage_page.screenshot}, for {sorted(expected)}"
+
+
+@pytest.fixture(scope="session")
+def front_page(chromium, docs_url, docs_target) -> Page:
+    return open_page(chromium, docs_url, docs_target.parent / "browser", "front")
+
+
+def test_front_page_is_the_project_overview(front_page, manifest):
+    """The site opens on models/overview.md (`__overview__`), not dbt's generic welcome page."""
+    overview = manifest["docs"][f"doc.{PROJECT}.__overview__"]
+    assert overview["original_file_path"] == "models/overview.md"
+    text = " ".join(front_page.dom.text().split())
+    for heading in ("MovieLens warehouse", "Where the data comes from", "Layers", "Reading the lineage"):
+        assert heading in text, f"{heading!r} not on the front page"
+    for layer in ("stg_movielens__tag_removals", "stg_movielens__rejected_rows", "fct_rejected_rows", "snap_tags"):
+        assert layer in text
+    assert "auto-generated documentation" not in text

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from scripts import download_movielens, s3_local, upload
 
@@ -362,9 +363,60 @@ def test_s3_local_start_is_idempotent_and_stop_stops(tmp_path, unused_port, caps
         assert s3_local.main(["status", "--port", port, "--state-dir", state]) == 0
     finally:
         assert s3_local.main(["stop", "--port", port, "--state-dir", state]) == 0
-    assert "gone (memory only)" in capsys.readouterr().out
+    assert "its objects stay in" in capsys.readouterr().out
     assert s3_local.main(["status", "--port", port, "--state-dir", state]) == 1
     assert not (tmp_path / "s3" / f"moto-{port}.pid").exists()
+
+
+def test_s3_local_restart_restores_every_object_as_it_was(tmp_path, unused_port):
+    state = tmp_path / "s3"
+    endpoint = s3_local.endpoint_url(unused_port)
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (11 * 1024 * 1024))
+    keys = {"p/ratings/batch=0000/ratings.csv": None, "p/big.csv": None}
+    try:
+        s3_local.start_server(unused_port, state)
+        client = s3_local.client(endpoint)
+        client.create_bucket(Bucket="durable")
+        client.put_object(
+            Bucket="durable", Key="p/ratings/batch=0000/ratings.csv", Body=b"a,b\n", Metadata={"sha256": "1"}
+        )
+        five_mib = 5 * 1024 * 1024
+        config = TransferConfig(multipart_threshold=five_mib, multipart_chunksize=five_mib)
+        client.upload_file(str(big), "durable", "p/big.csv", Config=config, ExtraArgs={"Metadata": {"sha256": "2"}})
+        client.put_object(Bucket="durable", Key="p/deleted.csv", Body=b"gone")
+        client.delete_object(Bucket="durable", Key="p/deleted.csv")
+        for key in keys:
+            keys[key] = client.head_object(Bucket="durable", Key=key)
+        assert s3_local.stop_server(unused_port, state) is not None
+        assert s3_local.probe(unused_port) is None
+        s3_local.start_server(unused_port, state)
+        listed = client.list_objects_v2(Bucket="durable")["Contents"]
+        assert sorted(item["Key"] for item in listed) == sorted(keys)
+        for key, before in keys.items():
+            after = client.head_object(Bucket="durable", Key=key)
+            for field in ("ETag", "LastModified", "ContentLength", "Metadata"):
+                assert after[field] == before[field], (key, field)
+        body = client.get_object(Bucket="durable", Key="p/big.csv")["Body"].read()
+        assert body == big.read_bytes()
+    finally:
+        s3_local.stop_server(unused_port, state)
+
+
+def test_s3_local_refuses_a_port_held_by_another_checkout(tmp_path, unused_port, capsys):
+    ours, theirs = tmp_path / "ours" / "data" / "s3", tmp_path / "theirs" / "data" / "s3"
+    try:
+        s3_local.start_server(unused_port, theirs)
+        port = str(unused_port)
+        assert s3_local.main(["start", "--port", port, "--state-dir", str(ours)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"port {port} is held by the local S3 server of another checkout" in err[0]
+        assert str(tmp_path / "theirs") in err[0] and "S3_LOCAL_PORT" in err[0]
+        assert s3_local.main(["stop", "--port", port, "--state-dir", str(ours)]) == 0
+        assert "no local S3 server of this checkout" in capsys.readouterr().out
+        assert s3_local.whois(unused_port)["state_dir"] == str(theirs)  # still running
+    finally:
+        s3_local.stop_server(unused_port, theirs)
 
 
 def test_s3_local_ensure_bucket_creates_then_finds(s3_env, monkeypatch, capsys):

@@ -1,0 +1,137 @@
+{#-
+    The warehouse knows what it was built from. Run as the first on-run-start hook, before the raw
+    layer and before any model, seed or snapshot is written.
+
+    DuckDB: two tables in the raw schema hold the record, `landing_zone` (the landing zone the
+    warehouse is built from: MOVIELENS_RAW_ROOT, s3://bucket/prefix or a folder) and
+    `landing_files` (every raw file a build has read: name, size, last-modified, md5 of its content,
+    read once when the file is first recorded). A build stops, with one line naming the difference
+    and the fix, when
+      - MOVIELENS_RAW_ROOT names another landing zone (e.g. `make dev RAW=local`, then `make build`
+        with RAW=s3): builds never mix two landing zones;
+      - a recorded file is missing from the landing zone, or changed: another size, or another date
+        and another md5 (a local S3 server that forgot its objects, a folder cleaned by hand):
+        building on would drop merged rows from the tables and record false deletions in the
+        snapshots. A file landed again unchanged (same md5, new date) is the same file.
+    `--full-refresh` rebuilds from the landing zone as it now is: the record starts again, and
+    snapshots with history from the old landing zone are kept aside, renamed
+    `<snapshot>__before_<YYYYMMDDHHMMSS>`, so no deletion is recorded for a lost file.
+    New files are added to the record by every build that passes.
+
+    Snowflake: the raw tables are the record. COPY INTO loads each staged file once (load
+    history) and never deletes a loaded row, so a file lost from the stage changes nothing in the
+    warehouse and the snapshots see no deletion; nothing to check here.
+-#}
+
+{% macro landing_zone_guard() -%}
+    {{ return(adapter.dispatch('landing_zone_guard')()) }}
+{%- endmacro %}
+
+{% macro default__landing_zone_guard() -%}
+    select 1
+{%- endmacro %}
+
+{% macro duckdb__landing_zone_guard() -%}
+    {%- if not execute -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing').rstrip('/') -%}
+    {%- set raw_schema = env_var('SNOWFLAKE_RAW_SCHEMA', 'raw') -%}
+    {%- set quoted_root = raw_root | replace("'", "''") -%}
+    {%- set patterns = [] -%}
+    {%- for table in raw_tables() -%}
+        {%- do patterns.append("'" ~ quoted_root ~ "/" ~ table ~ "/*/*.csv'") -%}
+    {%- endfor -%}
+    {#- Listing only: read_blob reads no content unless `content` is selected. -#}
+    {%- set current_files = 'select filename, size, last_modified from read_blob([' ~ patterns | join(', ') ~ '])' -%}
+    {%- set fix_refresh = 'or rebuild from the landing zone as it now is with --full-refresh (make build DBT_ARGS=--full-refresh)' -%}
+
+    {%- do run_query(
+        'create schema if not exists ' ~ raw_schema ~ ';'
+        ~ ' create table if not exists ' ~ raw_schema ~ '.landing_zone (raw_root varchar not null, recorded_at timestamp not null);'
+        ~ ' create table if not exists ' ~ raw_schema ~ '.landing_files (filename varchar not null, size bigint not null,'
+        ~ ' last_modified timestamptz not null, md5 varchar not null, recorded_at timestamp not null);'
+    ) -%}
+    {%- set recorded = run_query('select raw_root from ' ~ raw_schema ~ '.landing_zone').columns[0].values() -%}
+    {%- set problem = none -%}
+    {%- set differences =
+        'select recorded.filename, case when current_files.filename is null then \'missing\''
+        ~ ' when current_files.size != recorded.size then \'changed\' else \'redated\' end as status'
+        ~ ' from ' ~ raw_schema ~ '.landing_files as recorded'
+        ~ ' left join (' ~ current_files ~ ') as current_files on recorded.filename = current_files.filename'
+        ~ ' where current_files.filename is null or current_files.size != recorded.size'
+        ~ ' or current_files.last_modified != recorded.last_modified order by 1' -%}
+
+    {%- if recorded | length > 0 and recorded[0] != raw_root -%}
+        {%- set back = 'RAW=s3 with S3_BUCKET/S3_PREFIX as then' if recorded[0].startswith('s3://') else 'RAW=local, or MOVIELENS_RAW_ROOT=' ~ recorded[0] -%}
+        {%- set problem = 'this warehouse (' ~ target.path ~ ') was built from the landing zone ' ~ recorded[0]
+            ~ ', not ' ~ raw_root ~ ' (MOVIELENS_RAW_ROOT): build from the same one (' ~ back ~ '), '
+            ~ fix_refresh -%}
+    {%- elif recorded | length > 0 -%}
+        {%- set lost = run_query(differences) -%}
+        {%- set redated = [] -%}
+        {%- for row in lost.rows if row[1] == 'redated' -%}
+            {%- do redated.append("'" ~ row[0] | replace("'", "''") ~ "'") -%}
+        {%- endfor -%}
+        {%- if redated -%}
+            {#- Same size, another date (landed again, restored from a backup): the same file if its
+                checksum is the recorded one. Only these files are read. -#}
+            {%- do run_query(
+                'update ' ~ raw_schema ~ '.landing_files as recorded set last_modified = blobs.last_modified'
+                ~ ' from (select filename, last_modified, md5(content) as md5 from read_blob([' ~ redated | join(', ') ~ '])) as blobs'
+                ~ ' where recorded.filename = blobs.filename and recorded.md5 = blobs.md5'
+            ) -%}
+            {%- set lost = run_query(differences) -%}
+        {%- endif -%}
+        {%- if lost.rows | length > 0 -%}
+            {%- set missing = lost.columns[1].values() | select('equalto', 'missing') | list | length -%}
+            {%- set changed = lost.rows | length - missing -%}
+            {%- set problem = 'the landing zone ' ~ raw_root ~ ' no longer holds ' ~ lost.rows | length
+                ~ ' of the files this warehouse (' ~ target.path ~ ') was built from (' ~ missing ~ ' missing, '
+                ~ changed ~ ' changed; first: ' ~ lost.rows[0][0] ~ '): restore them (make s3 restores what landed'
+                ~ ' on a local server; a file landed again unchanged counts as restored), ' ~ fix_refresh -%}
+        {%- endif -%}
+    {%- endif -%}
+
+    {%- if problem and not flags.FULL_REFRESH -%}
+        {{ exceptions.raise_compiler_error(problem) }}
+    {%- elif problem -%}
+        {%- set stamp = modules.datetime.datetime.utcnow().strftime('%Y%m%d%H%M%S') -%}
+        {%- for node in graph.nodes.values() | selectattr('resource_type', 'equalto', 'snapshot') -%}
+            {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+            {%- if relation -%}
+                {#- Through the adapter, so that dbt's relation cache forgets the old name too. -#}
+                {%- do adapter.rename_relation(relation, relation.incorporate(path={'identifier': node.alias ~ '__before_' ~ stamp})) -%}
+                {{ log('landing zone changed: ' ~ relation ~ ' kept aside as ' ~ node.alias ~ '__before_' ~ stamp ~ '; it starts again from ' ~ raw_root, info=true) }}
+            {%- endif -%}
+        {%- endfor -%}
+        {#- rename_relation opened a transaction: commit it, or dbt rolls the hooks back. -#}
+        {%- do adapter.commit() -%}
+        {%- do run_query('delete from ' ~ raw_schema ~ '.landing_files; delete from ' ~ raw_schema ~ '.landing_zone') -%}
+        {%- set recorded = [] -%}
+    {%- endif -%}
+
+    {%- if recorded | length == 0 -%}
+        {%- do run_query('insert into ' ~ raw_schema ~ ".landing_zone values ('" ~ quoted_root ~ "', now())") -%}
+    {%- endif -%}
+    {#- Record the files not recorded yet, with their checksum: each file is read once in its life. -#}
+    {%- set new_files = run_query(
+        'select current_files.filename from (' ~ current_files ~ ') as current_files'
+        ~ ' where current_files.filename not in (select recorded.filename from ' ~ raw_schema ~ '.landing_files as recorded)'
+    ).columns[0].values() -%}
+    {%- if new_files | length == 0 -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    insert into {{ raw_schema }}.landing_files
+    select
+        filename,
+        size,
+        last_modified,
+        md5(content) as md5,
+        now() as recorded_at
+    from read_blob([
+        {%- for name in new_files %}
+        '{{ name | replace("'", "''") }}'{{ ',' if not loop.last }}
+        {%- endfor %}
+    ])
+{%- endmacro %}
