@@ -157,7 +157,9 @@ validate: $(STAMP) ## Check DATA_DIR as a first delivery (what upload would stop
 upload: $(STAMP) ## Land DATA_DIR as delivery batch 0000 (S3, or data/landing with RAW=local)
 	$(PY) -m scripts.upload --src $(DATA_DIR) --dest $(UPLOAD_DEST) --batch 0
 
-deliver: $(STAMP) ## Land the next delivery as a new batch after DATA_DIR, e.g. DELIVER_ARGS='--size-pct 1'
+# The next delivery's size: 1% of the base data set unless DELIVER_ARGS says otherwise (scripts/deliver.py).
+DELIVER_ARGS ?= --size-pct 1
+deliver: $(STAMP) ## Land the next delivery as a new batch after DATA_DIR (default DELIVER_ARGS='--size-pct 1')
 	$(PY) -m scripts.deliver --src $(DATA_DIR) --dest $(UPLOAD_DEST) $(DELIVER_ARGS)
 
 # --- dbt -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ With the settings of `make prod` plus PROD_SMOKE_PREFIX and S3 keys, it
 3. runs `load_raw`, `dbt seed`, `dbt build` there (target prod, the database set by env);
 4. lands a second delivery, loads it and builds incrementally;
 5. builds DuckDB (ci target) from the same S3 files and compares every core and analytics table
-   (row counts and per-column checksums, scripts/smoke_compare.py), one line per difference;
+   (row counts and per-column checksums, scripts/compare_warehouses.py), one line per difference;
 6. drops the database and deletes the delivery's objects (TEARDOWN_SQL), whatever happened.
 Exit 0 when every table is equal, 1 otherwise, 2 when settings are missing.
 
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scripts import deliver, prod_check, smoke_compare, upload
+from scripts import compare_warehouses, deliver, prod_check, upload
 from scripts import generate_movielens as gen
 from scripts.dbt_env import ROOT, duckdb_env
 
@@ -48,7 +48,6 @@ SMOKE_SETTINGS = {
     "PROD_SMOKE_PREFIX": "prefix of the throwaway database, e.g. MOVIELENS_SMOKE",
     "S3_BUCKET": "the landing bucket the storage integration may read",
 }
-MART_MODELS = sorted((p.parent.name, p.stem) for p in ROOT.glob("models/marts/*/*.sql"))
 
 
 def missing(env: dict[str, str]) -> list[str]:
@@ -108,12 +107,6 @@ def _dbt(args: list[str], env: dict[str, str], say: Callable[[str], None]) -> No
     say(f"prod-smoke: dbt {' '.join(args)}: ok")
 
 
-def _fetch(cursor: Any, sql: str) -> tuple[list[str], list[tuple]]:
-    cursor.execute(sql)
-    rows = [tuple(row) for row in cursor.fetchall()]
-    return [d[0].lower() for d in cursor.description], rows
-
-
 def _delete_prefix(client: Any, root: str) -> int:
     bucket, _, prefix = root.removeprefix("s3://").partition("/")
     deleted = 0
@@ -133,8 +126,8 @@ def smoke(
     target: str = "prod",
     s3_endpoint: str | None = None,
     say: Callable[[str], None] = print,
-) -> list[str]:
-    """The whole smoke run; returns the differences between the Snowflake and DuckDB tables."""
+) -> compare_warehouses.Comparison:
+    """The whole smoke run; returns the table-by-table comparison of Snowflake and DuckDB."""
     database = database_name(env["PROD_SMOKE_PREFIX"])
     raw_schema = env.get("SNOWFLAKE_RAW_SCHEMA", "raw")
     root = f"s3://{env['S3_BUCKET']}/{env.get('S3_PREFIX', 'movielens/raw').strip('/')}/_smoke/{database.lower()}"
@@ -179,16 +172,8 @@ def smoke(
         _dbt(["build"], duck_env, say)
         import duckdb
 
-        problems: list[str] = []
-        cursor = con.cursor()
         with duckdb.connect(str(duck_db), read_only=True) as duck:
-            for schema, model in MART_MODELS:
-                table = f"{schema}.{model}"
-                snowflake_table = _fetch(cursor, f"select * from {database}.{table}")
-                rel = duck.sql(f"select * from {table}")
-                duck_table = ([c.lower() for c in rel.columns], rel.fetchall())
-                problems += smoke_compare.compare(table, "Snowflake", snowflake_table, "DuckDB", duck_table)
-        return problems
+            return compare_warehouses.compare_warehouses(duck, con.cursor(), database)
     finally:
         for sql in teardown_sql(database):
             try:
@@ -208,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="prod-smoke-") as tmp:
         try:
-            differences = smoke(env, Path(tmp), upload.s3_client(), lambda: connect(env))
+            comparison = smoke(env, Path(tmp), upload.s3_client(), lambda: connect(env))
         except (RuntimeError, ValueError) as error:
             print(f"make prod-smoke: {error}", file=sys.stderr)
             return 1
@@ -216,11 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             message = " ".join(str(error).split())[:500]
             print(f"make prod-smoke: {type(error).__name__}: {message}", file=sys.stderr)
             return 1
-    for line in differences:
+    for line in comparison.lines():
         print(line)
-    differing = {".".join(line.split(":")[0].split(".")[:2]) for line in differences}
-    print(f"prod-smoke: {len(MART_MODELS)} tables compared, {len(differing)} differ")
-    return 1 if differences else 0
+    return 1 if comparison.differing else 0
 
 
 if __name__ == "__main__":

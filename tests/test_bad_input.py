@@ -60,10 +60,8 @@ BUILD = [
     "--indirect-selection",
     "cautious",
 ]
-# The emulator (fakesnow 0.11.22) reads a header-only CSV as one column and its COPY then fails;
-# Snowflake loads such a file as 0 rows. Until scripts/snowflake_emulator.py passes the column
-# count to its CSV read, that case is landed on DuckDB only.
-EMULATOR_CASES = [case for case in LANDED_CASES if case != "header_only"]
+# Every landed case, header_only included: the emulator loads a header-only file as 0 rows, as Snowflake does.
+EMULATOR_CASES = LANDED_CASES
 BUCKET = "bad-input"
 PREFIX = "movielens/raw"
 TABLE_OF = {name: table for table, name in upload.TABLES.items()}

@@ -247,3 +247,5 @@ def test_make_help_lists_every_target_and_target_is_honest(checkouts):
     assert "dbt build --target ci" in dry
     dry = checkout.ok("-n", "stats", "TARGET=ci").stdout
     assert "--db warehouse/ci.duckdb" in dry
+    dry = checkout.ok("-n", "deliver").stdout  # with no arguments: the default 1% delivery
+    assert dry.rstrip().endswith("--size-pct 1"), dry
