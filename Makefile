@@ -237,8 +237,11 @@ prod-smoke: $(STAMP) ## Real account: throwaway database, tiny deliveries, load,
 
 # --- quality ---------------------------------------------------------------------------
 
+# Test modules run on TEST_WORKERS processes (pytest-xdist), each module on one worker, so a
+# module's shared fixture is built once.
+TEST_WORKERS ?= 2
 test: setup emulator-setup ## Run the whole test suite offline (no cloud credentials needed)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP) ## Lint every model, snapshot and analysis with sqlfluff
 	$(BIN)/sqlfluff lint models analyses tests
