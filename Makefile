@@ -44,9 +44,11 @@ WAREHOUSE_DB := $(or $(DUCKDB_PATH),warehouse/$(TARGET).duckdb)
 # A warehouse remembers the landing zone it was built from (raw.landing_zone): unless RAW,
 # S3_BUCKET or S3_PREFIX is set, every target reads and lands in that one. A build told to read
 # another stops with one line (macros/raw/landing_zone_guard.sql).
-REMEMBERED := $(if $(filter prod,$(TARGET)),,$(shell test -f $(WAREHOUSE_DB) && $(PY) -m scripts.warehouse_stats --db $(WAREHOUSE_DB) --landing-zone 2>/dev/null))
+# Read only for the goals that land or read the landing zone: every other make call (help, lint,
+# test, prod-check) starts no Python for it.
+LANDING_GOALS := s3 upload deliver seed run snapshot build dev docs docs-serve
+REMEMBERED := $(if $(filter prod,$(TARGET)),,$(if $(filter $(LANDING_GOALS),$(MAKECMDGOALS)),$(shell test -f $(WAREHOUSE_DB) && $(PY) -m scripts.warehouse_stats --db $(WAREHOUSE_DB) --landing-zone 2>/dev/null)))
 ifeq ($(word 1,$(REMEMBERED)),s3)
-RAW ?= s3
 export S3_BUCKET ?= $(word 2,$(REMEMBERED))
 export S3_PREFIX ?= $(word 3,$(REMEMBERED))
 else ifeq ($(word 1,$(REMEMBERED)),local)
