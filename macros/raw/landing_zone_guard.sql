@@ -42,8 +42,9 @@
     {%- for table in raw_tables() -%}
         {%- do patterns.append("'" ~ quoted_root ~ "/" ~ table ~ "/*/*.csv'") -%}
     {%- endfor -%}
-    {#- Listing only: read_blob reads no content unless `content` is selected. -#}
-    {%- set current_files = 'select filename, size, last_modified from read_blob([' ~ patterns | join(', ') ~ '])' -%}
+    {#- The landing zone is listed once per build (on S3, LIST requests), into a temp table the
+        checks below read, and only after the recorded landing zone is found to be this one. Listing only: read_blob reads no content unless `content` is selected. -#}
+    {%- set current_files = 'select filename, size, last_modified from landing_listing' -%}
     {%- set fix_refresh = 'or rebuild from the landing zone as it now is with --full-refresh (make build DBT_ARGS=--full-refresh)' -%}
 
     {%- do run_query(
@@ -52,6 +53,8 @@
         ~ ' create table if not exists ' ~ raw_schema ~ '.landing_files (filename varchar not null, size bigint not null,'
         ~ ' last_modified timestamptz not null, md5 varchar not null, recorded_at timestamp not null);'
     ) -%}
+    {%- set list_landing_zone = 'create temp table if not exists landing_listing as'
+        ~ ' select filename, size, last_modified from read_blob([' ~ patterns | join(', ') ~ '])' -%}
     {%- set recorded = run_query('select raw_root from ' ~ raw_schema ~ '.landing_zone').columns[0].values() -%}
     {%- set problem = none -%}
     {%- set differences =
@@ -68,6 +71,7 @@
             ~ ', not ' ~ raw_root ~ ' (MOVIELENS_RAW_ROOT): build from the same one (' ~ back ~ '), '
             ~ fix_refresh -%}
     {%- elif recorded | length > 0 -%}
+        {%- do run_query(list_landing_zone) -%}
         {%- set lost = run_query(differences) -%}
         {%- set redated = [] -%}
         {%- for row in lost.rows if row[1] == 'redated' -%}
@@ -115,6 +119,7 @@
         {%- do run_query('insert into ' ~ raw_schema ~ ".landing_zone values ('" ~ quoted_root ~ "', now())") -%}
     {%- endif -%}
     {#- Record the files not recorded yet, with their checksum: each file is read once in its life. -#}
+    {%- do run_query(list_landing_zone) -%}
     {%- set new_files = run_query(
         'select current_files.filename from (' ~ current_files ~ ') as current_files'
         ~ ' where current_files.filename not in (select recorded.filename from ' ~ raw_schema ~ '.landing_files as recorded)'
