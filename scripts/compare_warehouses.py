@@ -84,7 +84,7 @@ def compare_tables(
             continue
         left_values = column_values(left_rows, left_cols.index(column))
         right_values = column_values(right_rows, right_cols.index(column))
-        if checksum(left_values) == checksum(right_values):
+        if left_values == right_values:  # both sorted: equal as multisets
             continue
         only_left = list((Counter(left_values) - Counter(right_values)).elements())
         only_right = list((Counter(right_values) - Counter(left_values)).elements())

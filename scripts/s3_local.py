@@ -258,14 +258,6 @@ def stop_server(port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT
     return pid
 
 
-def server_status(
-    port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT_STATE_DIR
-) -> tuple[bool, int | None]:
-    """(a local S3 server answers on the port, pid from the pid file if that process is alive)."""
-    pid = _read_pid(pid_file(Path(state_dir), port))
-    return bool(probe(port)), (pid if pid and _alive(pid) else None)
-
-
 def check_landing_zone(raw_root: str, port: int | None, state_dir: str | os.PathLike = DEFAULT_STATE_DIR) -> str:
     """Before a DuckDB build: can the landing zone raw_root be read? One line, or LocalS3Error /
     upload.UploadError naming the fix. port: the local server's port when no real S3 is set."""
