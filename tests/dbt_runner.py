@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from scripts.dbt_env import ROOT, duckdb_env, httpfs_extension
 
 DBT = str(Path(sys.executable).parent / "dbt")
-__all__ = ["DBT", "ROOT", "dbt_env", "httpfs_extension", "run_dbt"]
+__all__ = ["DBT", "ROOT", "dbt_env", "httpfs_extension", "run_dbt", "user_shell_env"]
 
 
 def dbt_env(workdir: Path, raw_root: str, endpoint: str | None = None, **extra: str) -> dict[str, str]:
@@ -33,3 +34,12 @@ def run_dbt(args: list[str], env: dict[str, str], check: bool = True) -> subproc
         tail = "\n".join(proc.stdout.splitlines()[-60:])
         raise AssertionError(f"dbt {' '.join(args)} failed ({proc.returncode}):\n{tail}\n{proc.stderr[-2000:]}")
     return proc
+
+
+def user_shell_env(**extra: str) -> dict[str, str]:
+    """This process's environment as a user's shell would have it, for running make: without the
+    settings `make test` exports (landing zone, S3, DuckDB secret, dbt target), plus extra."""
+    made = ("DBT_", "S3_", "AWS_", "MOVIELENS_", "DUCKDB_", "SNOWFLAKE_", "RAW", "TARGET", "MAKE", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(made)}
+    env.update(extra)
+    return env

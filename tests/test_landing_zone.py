@@ -21,7 +21,6 @@ One copy per scenario, built once for the module (the dbt builds are the cost: a
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -32,7 +31,7 @@ import pytest
 
 from scripts import generate_movielens as gen
 from scripts import s3_local
-from tests.dbt_runner import ROOT
+from tests.dbt_runner import ROOT, user_shell_env
 
 SCALE = 0.001
 SEED = 11
@@ -42,7 +41,6 @@ HISTORY = {
     "snap_movies": "select * from snapshots.snap_movies order by all",
     "snap_tags": "select * from snapshots.snap_tags order by all",
 }
-DROPPED_ENV = ("DBT_", "S3_", "AWS_", "MOVIELENS_", "DUCKDB_", "SNOWFLAKE_", "RAW", "TARGET", "MAKE", "MFLAGS")
 
 
 def free_port() -> int:
@@ -80,8 +78,7 @@ class Checkout:
         self.path, self.base, self.port = path, base, port
 
     def make(self, *args: str, **env: str) -> subprocess.CompletedProcess:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV)}
-        clean.update(DBT_USE_COLORS="false", **env)
+        clean = user_shell_env(DBT_USE_COLORS="false", **env)
         command = ["make", *args, f"STAMP={self.path}/.stamp", f"DATA_DIR={self.base}", f"S3_LOCAL_PORT={self.port}"]
         return subprocess.run(command, cwd=self.path, env=clean, capture_output=True, text=True, timeout=600)
 

@@ -11,7 +11,6 @@ every .csv under tests/fixtures/ as a unit-test fixture.)
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,7 +19,7 @@ import duckdb
 import pytest
 
 from scripts import validate
-from tests.dbt_runner import ROOT, run_dbt
+from tests.dbt_runner import ROOT, run_dbt, user_shell_env
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
     compare_tables,
@@ -65,9 +64,7 @@ def make_dev(moto_server, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("release-make-dev")
     folder = release_folder(work / "ml-latest-small")
     before = every_byte(folder)
-    # `make test` exports the Makefile's own landing zone and S3 settings: drop them, as a user's shell has none.
-    dropped = ("DBT_", "S3_", "AWS_", "MOVIELENS_", "DUCKDB_", "SNOWFLAKE_", "RAW", "TARGET", "MAKE", "MFLAGS")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    env = user_shell_env()  # not the landing zone and S3 settings `make test` exports
     env.update(
         S3_ENDPOINT_URL=moto_server,
         AWS_ACCESS_KEY_ID="testing",

@@ -15,19 +15,26 @@ behaviour is cited from Snowflake's documentation beside its code in scripts/sno
 
 from __future__ import annotations
 
+import ast
 import itertools
+import re
 
 import pytest
 import snowflake.connector
 
+from tests.dbt_runner import ROOT
 from tests.snowflake_helpers import EMULATOR_PYTHON, free_port, snowflake_connect, start_emulator, stop_emulator
 
-PROJECT_FORMAT = (
-    "type = csv field_delimiter = ',' skip_header = 1 field_optionally_enclosed_by = '\"'"
-    " escape = none escape_unenclosed_field = none null_if = () empty_field_as_null = false"
-    " skip_blank_lines = true trim_space = false encoding = 'UTF8' replace_invalid_characters = false"
-    " error_on_column_count_mismatch = true compression = auto"
-)
+
+def _project_format() -> str:
+    """The options raw_csv_format_options() returns, read from the macro's string literals, so a
+    change to the project's file format is the one these tests check."""
+    text = (ROOT / "macros" / "snowflake" / "raw_load.sql").read_text(encoding="utf-8")
+    body = re.search(r"macro raw_csv_format_options\(\) %\}(.*?)\{% endmacro", text, re.S).group(1)
+    return "".join(ast.literal_eval(literal) for literal in re.findall(r'"(?:[^"\\]|\\.)*"', body))
+
+
+PROJECT_FORMAT = _project_format()
 _names = itertools.count()
 
 
