@@ -24,8 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -35,11 +33,17 @@ from typing import IO
 from scripts import s3_local, upload
 from scripts.compare_warehouses import Comparison, compare_warehouses
 from scripts.dbt_env import ROOT, duckdb_env
+from scripts.emulator_process import (
+    EMULATOR_PYTHON,
+    EmulatorStartError,
+    free_port,
+    snowflake_connect,
+    start_emulator,
+    stop_emulator,
+)
 
 BUCKET = "movielens-landing"
 PREFIX = "movielens/raw"
-EMULATOR_PYTHON = ROOT / ".venv-fakesnow" / "bin" / "python"
-EMULATOR_SCRIPT = ROOT / "scripts" / "snowflake_emulator.py"
 DBT = str(Path(sys.executable).parent / "dbt")
 DUCKDB_STOP = re.compile(r"CSV Error on Line: (\d+)")
 DUCKDB_FILE = re.compile(r"file = (\S+)")  # in the option list of DuckDB's CSV error
@@ -96,12 +100,6 @@ class Result:
         return out
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def landed_path(url: str) -> str:
     """`s3://bucket/<prefix>/ratings/batch=0001/ratings.csv` -> `ratings/batch=0001/ratings.csv`."""
     marker = f"{PREFIX}/"
@@ -147,36 +145,6 @@ def _run_steps(name: str, steps: list[tuple[str, list[str]]], env: dict[str, str
     return outcome
 
 
-def _start_emulator(port: int, db_path: Path, endpoint: str, log_path: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "AWS_", "FS_"))}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
-    command = [str(EMULATOR_PYTHON), str(EMULATOR_SCRIPT), "--port", str(port)]
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [*command, "--db-path", str(db_path), "--s3-endpoint-url", endpoint],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=env,
-        )
-    ready = subprocess.run([*command, "--check", "--wait", "60"], capture_output=True, timeout=90, check=False)
-    if ready.returncode != 0 or proc.poll() is not None:
-        _stop(proc)
-        raise EmulateError(f"the Snowflake emulator did not start on port {port}: see {log_path}")
-    return proc
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def run(data_dir: str | os.PathLike, work: str | os.PathLike, validate: bool = True) -> Result:
     """Land data_dir, build both targets, compare them. See the module docstring."""
     data_dir, work = Path(data_dir), Path(work).resolve()
@@ -188,7 +156,7 @@ def run(data_dir: str | os.PathLike, work: str | os.PathLike, validate: bool = T
         shutil.rmtree(work)
     work.mkdir(parents=True)
     log = open(work / "emulate.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    s3_port, sf_port = _free_port(), _free_port()
+    s3_port, sf_port = free_port(), free_port()
     s3_local.start_server(s3_port, work / "s3", timeout=20)
     endpoint = s3_local.endpoint_url(s3_port)
     emulator = None
@@ -213,7 +181,12 @@ def run(data_dir: str | os.PathLike, work: str | os.PathLike, validate: bool = T
 
         duck = _run_steps("DuckDB", [("build", ["build"])], env_for("duckdb", "ci"), log)
 
-        emulator = _start_emulator(sf_port, work / "emulator", endpoint, work / "emulator.log")
+        try:
+            emulator = start_emulator(sf_port, work / "emulator", endpoint, work / "emulator.log")
+        except EmulatorStartError as error:
+            raise EmulateError(
+                f"the Snowflake emulator did not start on port {sf_port}: see {work / 'emulator.log'}"
+            ) from error
         sf_env = env_for("emulator", "emulator")
         sf_env.update(
             SNOWFLAKE_EMULATOR_PORT=str(sf_port),
@@ -231,26 +204,15 @@ def run(data_dir: str | os.PathLike, work: str | os.PathLike, validate: bool = T
         return Result(duck, snow, comparison)
     finally:
         if emulator is not None:
-            _stop(emulator)
+            stop_emulator(emulator)
         s3_local.stop_server(s3_port, work / "s3")
         log.close()
 
 
 def _compare(duck_path: Path, port: int) -> Comparison:
     import duckdb
-    import snowflake.connector
 
-    os.environ["SNOWFLAKE_DISABLE_PLATFORM_DETECTION"] = "true"
-    sf = snowflake.connector.connect(
-        account="emulator",
-        user="emulator",
-        password="emulator",
-        host="127.0.0.1",
-        port=port,
-        protocol="http",
-        database="ANALYTICS",
-        login_timeout=30,
-    )
+    sf = snowflake_connect(port, schema=None)
     try:
         with duckdb.connect(str(duck_path), read_only=True) as duck:
             return compare_warehouses(duck, sf.cursor())

@@ -4,11 +4,7 @@ dbt's compiled SQL, and an order-independent comparison of tables from two wareh
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
 from pathlib import Path
 
 import sqlglot
@@ -17,8 +13,16 @@ from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.tokens import TokenType
 
 ROOT = Path(__file__).resolve().parent.parent
-EMULATOR_PYTHON = ROOT / ".venv-fakesnow" / "bin" / "python"
-EMULATOR_SCRIPT = ROOT / "scripts" / "snowflake_emulator.py"
+# The emulator as a process lives with the product code (make emulate uses it too).
+from scripts.emulator_process import (  # noqa: E402, F401 - re-exported for the test modules
+    EMULATOR_PYTHON,
+    EMULATOR_SCRIPT,
+    emulator_command,
+    free_port,
+    snowflake_connect,
+    start_emulator,
+    stop_emulator,
+)
 
 # =====================================================================================
 # Snowflake-dialect check of compiled SQL
@@ -164,74 +168,6 @@ def snowflake_dialect_problems(target: Path) -> list[str]:
 # =====================================================================================
 # The emulator process
 # =====================================================================================
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def emulator_command(*args: str) -> list[str]:
-    return [str(EMULATOR_PYTHON), str(EMULATOR_SCRIPT), *args]
-
-
-def start_emulator(port: int, db_path: Path, s3_endpoint: str, log_path: Path) -> subprocess.Popen:
-    """Start the emulator (no shell) and wait until it answers a login; raise with its log if not."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "AWS_", "FS_"))}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            emulator_command("--port", str(port), "--db-path", str(db_path), "--s3-endpoint-url", s3_endpoint),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=env,
-        )
-    ready = subprocess.run(
-        emulator_command("--port", str(port), "--check", "--wait", "60"), capture_output=True, timeout=90
-    )
-    if ready.returncode != 0 or proc.poll() is not None:
-        stop_emulator(proc)
-        raise RuntimeError(f"the Snowflake emulator did not start on port {port}:\n{log_path.read_text()[-3000:]}")
-    return proc
-
-
-def stop_emulator(proc: subprocess.Popen, timeout: float = 30) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def snowflake_connect(port: int):
-    """A snowflake-connector connection to the emulator (the caller closes it)."""
-    import snowflake.connector
-
-    # The connector must never probe cloud metadata hosts: set for the connect, then restored.
-    before = os.environ.get("SNOWFLAKE_DISABLE_PLATFORM_DETECTION")
-    os.environ["SNOWFLAKE_DISABLE_PLATFORM_DETECTION"] = "true"
-    try:
-        return snowflake.connector.connect(
-            account="emulator",
-            user="emulator",
-            password="emulator",
-            host="127.0.0.1",
-            port=port,
-            protocol="http",
-            database="ANALYTICS",
-            schema="MOVIELENS",
-            login_timeout=30,
-        )
-    finally:
-        if before is None:
-            os.environ.pop("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", None)
-        else:
-            os.environ["SNOWFLAKE_DISABLE_PLATFORM_DETECTION"] = before
 
 
 def snowflake_fetch(port: int, sql: str) -> tuple[list[str], list[tuple], list[str]]:
