@@ -26,11 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.dbt_env import duckdb_env
+from scripts.dbt_env import DBT, duckdb_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-DBT = str(Path(PY).parent / "dbt")
 OUT = ROOT / "target" / "bench"
 WORK = ROOT / "data" / "bench"
 STEPS = ["reference", "run-local", "build-local", "build-s3", "incremental", "rerun"]

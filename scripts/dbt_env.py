@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import duckdb_extension_httpfs
 
 ROOT = Path(__file__).resolve().parent.parent
+DBT = str(Path(sys.executable).parent / "dbt")  # the dbt of this venv
 
 
 def httpfs_extension() -> str:

@@ -32,7 +32,7 @@ from typing import IO
 
 from scripts import s3_local, upload
 from scripts.compare_warehouses import Comparison, compare_warehouses
-from scripts.dbt_env import ROOT, duckdb_env
+from scripts.dbt_env import DBT, ROOT, duckdb_env
 from scripts.emulator_process import (
     EMULATOR_PYTHON,
     EmulatorStartError,
@@ -44,7 +44,6 @@ from scripts.emulator_process import (
 
 BUCKET = "movielens-landing"
 PREFIX = "movielens/raw"
-DBT = str(Path(sys.executable).parent / "dbt")
 DUCKDB_STOP = re.compile(r"CSV Error on Line: (\d+)")
 DUCKDB_FILE = re.compile(r"file = (\S+)")  # in the option list of DuckDB's CSV error
 SNOWFLAKE_STOP = re.compile(r"File '([^']+)', line (\d+)")

@@ -31,7 +31,7 @@ from typing import Any
 
 from scripts import compare_warehouses, deliver, prod_check, upload
 from scripts import generate_movielens as gen
-from scripts.dbt_env import ROOT, duckdb_env
+from scripts.dbt_env import DBT, ROOT, duckdb_env
 
 SCALE = 0.001
 SEED = 17
@@ -99,8 +99,7 @@ def connect(env: dict[str, str]) -> Any:
 
 
 def _dbt(args: list[str], env: dict[str, str], say: Callable[[str], None]) -> None:
-    dbt = str(Path(sys.executable).parent / "dbt")
-    proc = subprocess.run([dbt, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run([DBT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-30:])
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{tail}")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from scripts.dbt_env import ROOT, duckdb_env, httpfs_extension
+from scripts.dbt_env import DBT, ROOT, duckdb_env, httpfs_extension
 
-DBT = str(Path(sys.executable).parent / "dbt")
 __all__ = ["DBT", "ROOT", "dbt_env", "httpfs_extension", "run_dbt", "user_shell_env"]
 
 
