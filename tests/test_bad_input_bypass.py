@@ -27,7 +27,7 @@ import duckdb
 import pytest
 import snowflake.connector
 
-from scripts import upload
+from scripts import upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -42,15 +42,9 @@ FIXTURES = ROOT / "tests" / "fixtures" / "bad_input"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
 EXPECTED = {case: json.loads((FIXTURES / case / "expected.json").read_text(encoding="utf-8")) for case in CASES}
 TABLE_OF = {name: table for table, name in upload.TABLES.items()}
-RAW_COLUMNS = {
-    "movies": ["movieid", "title", "genres"],
-    "ratings": ["userid", "movieid", "rating", "timestamp"],
-    "tags": ["userid", "movieid", "tag", "timestamp"],
-    "links": ["movieid", "imdbid", "tmdbid"],
-    "genome_scores": ["movieid", "tagid", "relevance"],
-    "genome_tags": ["tagid", "tag"],
-    "tag_removals": ["userid", "movieid", "tag", "timestamp"],
-    "rejected_rows": ["table_name", "source_file", "line", "raw_text", "reason"],
+# The raw tables' columns, as macros/raw/raw_tables.sql lists them: the validator's headers, lowercased.
+RAW_COLUMNS = {table: [c.lower() for c in header] for table, header in validate.HEADERS.items()} | {
+    validate.REJECTS_TABLE: list(validate.REJECTS_HEADER)
 }
 ROOT_MARK = "/__landing_root__"
 SCHEMA_MARK = "RAW_CASE_MARK"
