@@ -191,16 +191,7 @@ def snowflake_fetch(port: int, sql: str) -> tuple[list[str], list[tuple], list[s
 # =====================================================================================
 
 # The comparison lives in scripts/compare_warehouses.py (make emulate uses it too).
-from scripts.compare_warehouses import (  # noqa: E402
-    NULL,
-    checksum,
-    column_values,
-    compare_tables,
-    normalise,
-    table_checksums,
-)
-
-__all__ = ["NULL", "checksum", "column_values", "compare_tables", "normalise", "table_checksums"]
+from scripts.compare_warehouses import compare_tables, table_checksums  # noqa: E402, F401 - used by test modules
 
 
 def emulator_dbt_env(workdir: Path, raw_root: str, port: int, endpoint: str, **extra: str) -> dict[str, str]:
