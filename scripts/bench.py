@@ -304,7 +304,7 @@ def table(results: dict, scale: float) -> str:
 def chart(results: dict, scale: float) -> str:
     """An SVG drawn by hand (no plotting library in the lock): each step's time as a bar with its
     target as a red tick, then where the full build's time goes (build-local's run_results.json)."""
-    width, label_w, bar_w, row_h = 860, 150, 560, 22
+    width, label_w, bar_w, row_h = 1170, 200, 560, 22  # room for the note right of the longest bar
     rows = [step for step in STEPS if step in results]
     full = results.get("build-local") or results.get("run-local") or {}
     parts = sorted(full.get("models_s", {}).items(), key=lambda kv: -kv[1])
@@ -359,7 +359,7 @@ def chart(results: dict, scale: float) -> str:
         biggest = max([sec for _, sec in shown] + [1e-9])
         for name, seconds in shown:
             length = bar_w * seconds / biggest
-            out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(name[:24])}</text>')
+            out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(name[:32])}</text>')
             out.append(f'<rect x="{label_w}" y="{y + 3}" width="{length:.1f}" height="{row_h - 6}" fill="#1565c0"/>')
             out.append(f'<text x="{label_w + length + 6:.1f}" y="{y + 15}">{seconds:.1f} s</text>')
             y += row_h
