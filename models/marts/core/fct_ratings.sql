@@ -62,13 +62,49 @@ valid as (
         and ratings.rated_at is not null
 ),
 
-winners as (
-    select *
+{# The winner rule is a sort, and a sort of every row costs more than the rest of the model
+    together, while a (user, movie) given more than once is rare: only those keys are sorted. #}
+repeated_keys as (
+    select
+        user_id,
+        movie_id
     from valid
+    group by user_id, movie_id
+    having count(*) > 1
+),
+
+single_rows as (
+    select valid.*
+    from valid
+    left join repeated_keys
+        on
+            valid.user_id = repeated_keys.user_id
+            and valid.movie_id = repeated_keys.movie_id
+    where repeated_keys.user_id is null
+),
+
+repeated_rows as (
+    select valid.*
+    from valid
+    inner join repeated_keys
+        on
+            valid.user_id = repeated_keys.user_id
+            and valid.movie_id = repeated_keys.movie_id
+),
+
+repeated_winners as (
+    select *
+    from repeated_rows
     qualify row_number() over (
             partition by user_id, movie_id
             order by rated_at desc, batch_id asc, source_file asc, rating desc
         ) = 1
+),
+
+winners as (
+    select * from single_rows
+    union all
+    select * from repeated_winners
 ),
 
 {% if is_incremental() %}
