@@ -44,7 +44,9 @@ MART_SCHEMAS = ("core", "analytics")
 # dbt build without data tests or snapshots: seeds and every model (what the comparison needs).
 MODELS_ONLY = ["build", "--exclude", "resource_type:test", "resource_type:snapshot"]
 FULL_REFRESH = [*MODELS_ONLY, "--full-refresh"]
-INCREMENTAL_STEP = ["run", "--select", "+fct_ratings"]  # the only model whose result depends on history
+# Every model: fct_ratings and the models downstream of it that are incremental carry history
+# from one build to the next.
+INCREMENTAL_STEP = MODELS_ONLY
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -397,10 +399,10 @@ def run_sequence(base: Path, root: Path, name: str) -> Sequence:
     """Land the base, then each delivery followed by an incremental build; then rebuild everything
     with --full-refresh from the same landing zone into a fresh DuckDB file.
 
-    Only fct_ratings carries history from one build to the next (every other model is a table or
-    a view, rebuilt from scratch on each run), so the builds between deliveries run fct_ratings
-    (and its staging view) alone and the last one builds everything: a complete `dbt build` (data tests and snapshots
-    too) for the mixed sequence, seeds and models for the others.
+    The incremental models (fct_ratings and the models downstream of the facts) carry history from
+    one build to the next, so every build between deliveries builds every model; the last one is a
+    complete `dbt build` (data tests and snapshots too) for the mixed sequence, seeds and models for
+    the others.
     """
     seq = Sequence(root / "dbt", root / "landing", root / "state")
     try:

@@ -1,0 +1,67 @@
+{#-
+    Data tests cost what changed: on an incremental build a test marked `where: __new_batches__`
+    checks only the rows of deliveries (batches) that no complete, passing test run has checked
+    yet; a full refresh, a first build and `--vars '{test_every_batch: true}'` check every row.
+
+    The record is one table, audit.tested_batches: the newest batch of the facts when a `dbt
+    build` or `dbt test` of the whole project (no --select, --exclude or --selector) ended with
+    every data test passing (on-run-end hook record_tested_batches). A failing or partial test run
+    records nothing, so its batches are checked again by the next run.
+-#}
+
+{% macro tested_batches_relation() -%}
+    {{ return(api.Relation.create(database=target.database, schema='audit', identifier='tested_batches')) }}
+{%- endmacro %}
+
+{#- The newest batch already checked, or -1: every batch is to be checked. #}
+{% macro tested_through_batch() -%}
+    {%- if not execute or flags.FULL_REFRESH or var('test_every_batch', false) -%}
+        {{ return(-1) }}
+    {%- endif -%}
+    {%- set record = tested_batches_relation() -%}
+    {%- if adapter.get_relation(record.database, record.schema, record.identifier) is none -%}
+        {{ return(-1) }}
+    {%- endif -%}
+    {%- set newest = run_query('select max(batch_id) from ' ~ record).columns[0].values()[0] -%}
+    {{ return(-1 if newest is none else newest) }}
+{%- endmacro %}
+
+{#- dbt's own macro, overridden as dbt's docs show ("Custom logic" under the `where` config):
+    the placeholder __new_batches__ becomes `batch_id > <newest batch already checked>`. #}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') or '' -%}
+    {%- if '__new_batches__' in where -%}
+        {%- set where = where | replace('__new_batches__', 'batch_id > ' ~ tested_through_batch()) -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro record_tested_batches(results) -%}
+    {#- Outside the condition below, so that dbt sees the references when it parses the hook. #}
+    {%- set facts = [ref('fct_ratings'), ref('fct_tags'), ref('fct_rejected_rows'), ref('fct_genome_scores')] -%}
+    {%- set args = invocation_args_dict -%}
+    {%- set whole_project = not (args.get('select') or args.get('exclude') or args.get('selector')) -%}
+    {%- set tests = results | selectattr('node.resource_type', 'equalto', 'test') | list -%}
+    {%- set failed = tests | rejectattr('status', 'in', ['pass', 'warn']) | list -%}
+    {%- if execute and flags.WHICH in ('build', 'test') and whole_project and tests and not failed -%}
+        {%- set record = tested_batches_relation() -%}
+        create schema if not exists {{ record.include(identifier=false) }};
+        create table if not exists {{ record }} (batch_id integer, recorded_at {{ dbt.type_timestamp() }});
+        insert into {{ record }}
+        select max(batch_id), {{ dbt.current_timestamp() }}
+        from (
+            {%- for fact in facts %}
+            select max(batch_id) as batch_id from {{ fact }}{{ ' union all' if not loop.last }}
+            {%- endfor %}
+        ) as facts
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
