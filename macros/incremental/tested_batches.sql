@@ -65,3 +65,47 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- The landed files of a raw table from a batch newer than `batch`, as a list, for a test that
+    reads the raw layer: DuckDB reads only the files named in a list of constants. DuckDB lists
+    the landing zone (as the raw layer's views do), Snowflake the files its raw table was loaded from. #}
+{% macro landed_files_since(table, batch) -%}
+    {{ return(adapter.dispatch('landed_files_since')(table, batch)) }}
+{%- endmacro %}
+
+{% macro duckdb__landed_files_since(table, batch) -%}
+    {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing') | replace("'", "''") -%}
+    {%- set query -%}
+        select file from glob('{{ raw_root }}/{{ table }}/*/*.csv')
+        where {{ try_cast_text(regex_extract('file', 'batch=([0-9]+)'), dbt.type_int()) }} > {{ batch }}
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() if execute else []) }}
+{%- endmacro %}
+
+{% macro snowflake__landed_files_since(table, batch) -%}
+    {%- set query -%}
+        select distinct filename from {{ source('movielens', table) }}
+        where {{ try_cast_text(regex_extract('filename', 'batch=([0-9]+)'), dbt.type_int()) }} > {{ batch }}
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() if execute else []) }}
+{%- endmacro %}
+
+{#- A filter on a raw table's `filename` for a test of new batches only: every file on a full
+    test, the files of batches not tested yet otherwise (none: `false`). #}
+{% macro raw_files_to_test(column, table) -%}
+    {%- set since = tested_through_batch() -%}
+    {%- if since < 0 -%}
+        true
+    {%- else -%}
+        {%- set files = landed_files_since(table, since) -%}
+        {%- if files | length == 0 -%}
+            false
+        {%- else -%}
+            {{ column }} in (
+                {%- for file in files %}
+                '{{ file | replace("'", "''") }}'{{ ',' if not loop.last }}
+                {%- endfor %}
+            )
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
