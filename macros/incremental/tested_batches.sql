@@ -4,7 +4,8 @@
     yet; a full refresh, a first build and `--vars '{test_every_batch: true}'` check every row.
 
     The record is one table, audit.tested_batches: the newest batch of the facts when a `dbt
-    build` or `dbt test` of the whole project (no --select, --exclude or --selector) ended with
+    build` or `dbt test` of the whole project (no --select, --exclude or --selector, or only
+    --select source_status:fresher+ as `make update` runs it) ended with
     every data test passing (on-run-end hook record_tested_batches). A failing or partial test run
     records nothing, so its batches are checked again by the next run.
 -#}
@@ -47,7 +48,11 @@
     {#- Outside the condition below, so that dbt sees the references when it parses the hook. #}
     {%- set facts = [ref('fct_ratings'), ref('fct_tags'), ref('fct_rejected_rows'), ref('fct_genome_scores')] -%}
     {%- set args = invocation_args_dict -%}
-    {%- set whole_project = not (args.get('select') or args.get('exclude') or args.get('selector')) -%}
+    {#- Every test, or every test downstream of a fresher source (make update): the tests left
+        out read only batches tested before. #}
+    {%- set selected = args.get('select') or [] -%}
+    {%- set whole_project = (not selected or selected | list == ['source_status:fresher+'])
+        and not (args.get('exclude') or args.get('selector')) -%}
     {%- set tests = results | selectattr('node.resource_type', 'equalto', 'test') | list -%}
     {%- set failed = tests | rejectattr('status', 'in', ['pass', 'warn']) | list -%}
     {%- if execute and flags.WHICH in ('build', 'test') and whole_project and tests and not failed -%}
