@@ -82,6 +82,7 @@ def cycle(moto_server, tmp_path_factory) -> dict:
             run_dbt(["run"], env)  # every model: the incremental ones carry history
         delivered = delivery.deliver(base, RAW_ROOT, seed=3, state_dir=state, client=client, stream=None, **KINDS)
         run_dbt(["run-operation", "load_raw"], env)
+        freshness = run_dbt(["source", "freshness"], env)
         raw_before = raw_checksums(port)
         incremental = run_dbt(["build"], env)
         raw_after = raw_checksums(port)
@@ -102,6 +103,7 @@ def cycle(moto_server, tmp_path_factory) -> dict:
     return {
         "delivered": delivered,
         "incremental": incremental,
+        "freshness": freshness,
         "raw_before": raw_before,
         "raw_after": raw_after,
         "emulator": emulator_tables,
@@ -117,6 +119,12 @@ def test_the_delivery_holds_every_kind(cycle):
     assert "OK created sql incremental model core.fct_ratings" in cycle["incremental"].stdout
     for model in ("core.dim_users", "analytics.mart_user_activity", "analytics.mart_genre_trends"):
         assert f"OK created sql incremental model {model}" in cycle["incremental"].stdout, model
+
+
+def test_source_freshness_reads_when_the_raw_tables_were_loaded(cycle):
+    out = cycle["freshness"].stdout
+    for table in ("ratings", "movies", "tags", "genome_scores"):
+        assert f"PASS freshness of movielens.{table}" in out, out[-3000:]
 
 
 def test_dbt_never_writes_to_the_raw_tables(cycle):
