@@ -46,7 +46,7 @@ WAREHOUSE_DB := $(or $(DUCKDB_PATH),warehouse/$(TARGET).duckdb)
 # another stops with one line (macros/raw/landing_zone_guard.sql).
 # Read only for the goals that land or read the landing zone: every other make call (help, lint,
 # test, prod-check) starts no Python for it.
-LANDING_GOALS := s3 upload deliver seed run snapshot build dev docs docs-serve
+LANDING_GOALS := s3 upload deliver seed run snapshot build update freshness dev docs docs-serve
 REMEMBERED := $(if $(filter prod,$(TARGET)),,$(if $(filter $(LANDING_GOALS),$(MAKECMDGOALS)),$(shell test -f $(WAREHOUSE_DB) && $(PY) -m scripts.warehouse_stats --db $(WAREHOUSE_DB) --landing-zone 2>/dev/null)))
 ifeq ($(word 1,$(REMEMBERED)),s3)
 export S3_BUCKET ?= $(word 2,$(REMEMBERED))
@@ -99,7 +99,7 @@ export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpf
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup lock data download s3 s3-stop validate upload deliver seed run snapshot build dev \
+.PHONY: help setup lock data download s3 s3-stop validate upload deliver seed run snapshot build freshness update dev \
         test lint fix hooks docs docs-serve clean bench stats emulator-setup emulate prod prod-check prod-setup prod-load prod-smoke
 
 help: ## List the targets
@@ -195,6 +195,20 @@ build: $(STAMP) ## dbt build (seeds, models, snapshots, tests) on TARGET
 	@mkdir -p warehouse
 	@$(LANDING_CHECK)
 	$(DBT) build --target $(TARGET) $(DBT_ARGS)
+
+# `make update` remembers the source freshness of its last successful build here.
+UPDATE_STATE := target/last-update
+freshness: $(STAMP) ## dbt source freshness on TARGET: when each raw table's newest file landed (warns after a week)
+	$(DBT) source freshness --target $(TARGET)
+
+update: $(STAMP) ## dbt build of only what is downstream of a raw table with a newer file than at the last update (everything the first time)
+	@mkdir -p warehouse
+	@$(LANDING_CHECK)
+	$(DBT) source freshness --target $(TARGET) || true
+	@if test -f $(UPDATE_STATE)/sources.json; then \
+	    $(DBT) build --target $(TARGET) --select source_status:fresher+ --state $(UPDATE_STATE) $(DBT_ARGS); \
+	else $(DBT) build --target $(TARGET) $(DBT_ARGS); fi
+	@mkdir -p $(UPDATE_STATE) && cp target/sources.json target/manifest.json $(UPDATE_STATE)/
 
 dev: setup data s3 upload build ## Everything, offline: venv, data, local S3, upload, dbt build on DuckDB
 

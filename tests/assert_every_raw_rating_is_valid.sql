@@ -30,6 +30,8 @@ ratings as (
         raw_ratings.filename as source_file,
         {{ try_cast_text(regex_extract('raw_ratings.filename', 'batch=([0-9]+)'), dbt.type_int()) }} as batch_id
     from {{ source('movielens', 'ratings') }} as raw_ratings
+    -- Only the files of batches no passing test run has checked (every file on a full refresh).
+    where {{ raw_files_to_test('raw_ratings.filename', 'ratings') }}
 ),
 
 movie_batches as (
@@ -118,7 +120,10 @@ listed as (
         reason as problem,
         count(*) as listed_rows
     from {{ ref('fct_rejected_rows') }}
-    where table_name = 'ratings' and reason != '{{ duplicate }}'
+    where
+        table_name = 'ratings'
+        and reason != '{{ duplicate }}'
+        and batch_id > {{ tested_through_batch() }}
     group by source_file, reason
 ),
 

@@ -3,6 +3,13 @@ with
 
 scores as (
     select * from {{ ref('fct_genome_scores') }}
+    -- Only the movies of batches no passing test run has checked (every movie on a full refresh).
+    {%- if tested_through_batch() >= 0 %}
+        where movie_id in (
+            select movie_id from {{ ref('fct_genome_scores') }}
+            where batch_id > {{ tested_through_batch() }}
+        )
+    {%- endif %}
 ),
 
 tag_count as (

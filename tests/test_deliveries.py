@@ -44,7 +44,21 @@ MART_SCHEMAS = ("core", "analytics")
 # dbt build without data tests or snapshots: seeds and every model (what the comparison needs).
 MODELS_ONLY = ["build", "--exclude", "resource_type:test", "resource_type:snapshot"]
 FULL_REFRESH = [*MODELS_ONLY, "--full-refresh"]
-INCREMENTAL_STEP = ["run", "--select", "+fct_ratings"]  # the only model whose result depends on history
+# Every model (seeds are loaded by the first build): fct_ratings and the incremental models
+# downstream of the facts carry history from one build to the next.
+INCREMENTAL_STEP = ["run"]
+
+
+# The tables that carry history from one build to the next: a re-run with nothing new leaves them as they are.
+INCREMENTAL_TABLES = (
+    "core.fct_ratings",
+    "core.fct_genome_scores",
+    "core.dim_users",
+    "analytics.mart_user_activity",
+    "analytics.mart_genre_trends",
+    "analytics.mart_movie_stats",
+    "analytics.mart_movie_top_tags",
+)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -397,16 +411,16 @@ def run_sequence(base: Path, root: Path, name: str) -> Sequence:
     """Land the base, then each delivery followed by an incremental build; then rebuild everything
     with --full-refresh from the same landing zone into a fresh DuckDB file.
 
-    Only fct_ratings carries history from one build to the next (every other model is a table or
-    a view, rebuilt from scratch on each run), so the builds between deliveries run fct_ratings
-    (and its staging view) alone and the last one builds everything: a complete `dbt build` (data tests and snapshots
-    too) for the mixed sequence, seeds and models for the others.
+    The incremental models (fct_ratings and the models downstream of the facts) carry history from
+    one build to the next, so every build between deliveries builds every model; the last one is a
+    complete `dbt build` (data tests and snapshots too) for the mixed sequence, seeds and models for
+    the others.
     """
     seq = Sequence(root / "dbt", root / "landing", root / "state")
     try:
         land_base(base, seq.landing)
         seq.hashes.append(file_hashes(seq.landing))
-        dbt(seq.workdir, seq.landing, INCREMENTAL_STEP)
+        dbt(seq.workdir, seq.landing, MODELS_ONLY)
         steps = SEQUENCES[name]
         for number, kinds in enumerate(steps, start=1):
             seq.deliveries.append(deliver(base, seq.landing, seq.state, seed=number, **kinds))
@@ -508,8 +522,8 @@ def test_rerun_without_a_delivery_changes_nothing(built):
     dbt(workdir, seq.landing, ["build"])
     after = checksums(workdir / "warehouse.duckdb", every_schema)
 
-    # fct_ratings (merged, not rebuilt) and the snapshots: not one row changed, added or removed.
-    for name in ("core.fct_ratings", "snapshots.snap_movies", "snapshots.snap_tags"):
+    # The incremental tables and the snapshots: not one row changed, added or removed.
+    for name in (*INCREMENTAL_TABLES, "snapshots.snap_movies", "snapshots.snap_tags"):
         assert after[name] == before[name], name
     # The tables rebuilt from scratch: the same rows (DOUBLE aggregates up to their last bits).
     noise: dict[str, int] = {}
@@ -530,6 +544,58 @@ def test_rerun_without_a_delivery_changes_nothing(built):
     con = duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True)
     assert con.sql(f"select count(*) from ({compiled})").fetchone()[0] == 0
     con.close()
+
+
+def compiled(workdir: Path, path: str) -> str:
+    return (workdir / "target" / "compiled" / "movielens" / path).read_text()
+
+
+def test_a_rerun_rebuilds_nothing_and_tests_only_new_batches(built):
+    """Nothing new: the incremental models read nothing and the data tests on the facts check no
+    row; a bad row of a batch not tested yet is still caught, and a run testing every batch
+    (a full refresh does the same) catches a bad row in a batch tested before."""
+    seq = sequence(built, "mixed")
+    workdir = seq.workdir
+    copy_db(seq.incremental, workdir / "warehouse.duckdb")
+    newest = len(SEQUENCES["mixed"])
+    dbt(workdir, seq.landing, ["build"])
+    assert f"batch_id > {newest}" in compiled(workdir, "models/marts/core/dim_users.sql")
+    assert "where false" in compiled(workdir, "models/marts/analytics/mart_genre_trends.sql")
+    assert "where false" in compiled(workdir, "tests/assert_every_raw_rating_is_valid.sql")
+    unique = next((workdir / "target" / "compiled").rglob("unique_combination_fct_ratings_user_id__movie_id*.sql"))
+    assert f"batch_id > {newest}" in unique.read_text()
+
+    con = duckdb.connect(str(workdir / "warehouse.duckdb"))
+    # A rating of a batch not tested yet, by a user nobody knows; a copy of a row of batch 1.
+    con.execute(
+        "insert into core.fct_ratings select 999999999, movie_id, rating, rated_date, rated_at, "
+        f"replace(source_file, 'batch=0001', 'batch={newest + 1:04d}'), {newest + 1} "
+        "from core.fct_ratings where batch_id = 1 limit 1"
+    )
+    con.execute("insert into core.fct_ratings select * from core.fct_ratings where batch_id = 1 limit 1")
+    con.close()
+
+    def failed_tests(args: list[str]) -> set[str]:
+        assert dbt(workdir, seq.landing, args, check=False).returncode == 1
+        results = json.loads((workdir / "target" / "run_results.json").read_text())["results"]
+        return {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
+
+    assert failed_tests(["test"]) == {"relationships_fct_ratings_user_id__user_id__ref_dim_users_"}
+    assert failed_tests(["test", "--vars", "{test_every_batch: true}"]) == {
+        "relationships_fct_ratings_user_id__user_id__ref_dim_users_",
+        "unique_combination_fct_ratings_user_id__movie_id",
+    }
+
+
+def test_source_freshness_reads_the_landing_zone(built):
+    seq = sequence(built, "mixed")
+    out = dbt(seq.workdir, seq.landing, ["source", "freshness"]).stdout
+    for table in ("ratings", "movies", "tags", "tag_removals", "genome_scores"):
+        assert f"PASS freshness of movielens.{table}" in out, out[-3000:]
+    sources = json.loads((seq.workdir / "target" / "sources.json").read_text())["results"]
+    newest = {r["unique_id"].split(".")[-1]: r["max_loaded_at"] for r in sources}
+    # the delivered tables' newest file is the last delivery's, landed after the base's genome scores
+    assert newest["ratings"] >= newest["genome_scores"], newest
 
 
 def test_raw_files_are_never_rewritten(built):

@@ -1,16 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_all_when_newer_batch() }}",
+    )
+}}
+
 {#-
     Ratings per genre and calendar year of the rating. Counts and averages come from
     per-(movie, year) aggregates joined to genres, so the 20 million ratings are grouped once
     before any join; only the distinct-user count needs the (user, movie, year) rows.
+    Computed again only when a newer batch has landed (macros/incremental/rebuild_when_new.sql).
 -#}
+{%- set rebuild = newer_batch_landed() %}
+-- depends_on: {{ ref('stg_movielens__movies') }}
 with
 
 ratings as (
     select * from {{ ref('fct_ratings') }}
+    {%- if not rebuild %}
+        where false
+    {%- endif %}
 ),
 
 movie_genres as (
     select * from {{ ref('bridge_movie_genres') }}
+    {%- if not rebuild %}
+        where false
+    {%- endif %}
 ),
 
 movie_years as (
@@ -52,7 +70,8 @@ final as (
         cast(genre_totals.rating_year as integer) as rating_year,
         cast(genre_totals.rating_count as bigint) as rating_count,
         cast(genre_users.distinct_users as bigint) as distinct_users,
-        genre_totals.rating_sum / genre_totals.rating_count as average_rating
+        genre_totals.rating_sum / genre_totals.rating_count as average_rating,
+        cast(({{ newest_rating_batch() }}) as integer) as last_batch_id
     from genre_totals
     inner join genre_users
         on

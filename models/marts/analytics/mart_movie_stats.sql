@@ -1,19 +1,37 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_all_when_newer_batch() }}",
+    )
+}}
+
 {#-
     Rating statistics per movie. The Bayesian average pulls each movie's mean towards the
     global mean with the weight of `bayes_min_ratings` ratings:
         (C * m + sum of ratings) / (C + n)
     so one 5-star rating does not put an obscure movie at the top.
+    Computed again only when a newer batch has landed (macros/incremental/rebuild_when_new.sql).
 -#}
+{%- set rebuild = newer_batch_landed() %}
 {%- set prior_weight = var('bayes_min_ratings') -%}
 
+-- depends_on: {{ ref('stg_movielens__movies') }}
 with
 
 movies as (
     select * from {{ ref('dim_movies') }}
+    {%- if not rebuild %}
+        where false
+    {%- endif %}
 ),
 
 ratings as (
     select * from {{ ref('fct_ratings') }}
+    {%- if not rebuild %}
+        where false
+    {%- endif %}
 ),
 
 per_movie as (
@@ -45,7 +63,8 @@ final as (
             {{ prior_weight }} * global_mean.mean_rating + coalesce(per_movie.rating_sum, 0)
         ) / ({{ prior_weight }} + coalesce(per_movie.rating_count, 0)) as bayesian_average_rating,
         per_movie.first_rated_at,
-        per_movie.last_rated_at
+        per_movie.last_rated_at,
+        cast(({{ newest_rating_batch() }}) as integer) as last_batch_id
     from movies
     cross join global_mean
     left join per_movie
