@@ -12,6 +12,8 @@ VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PY := $(BIN)/python
 DBT := $(BIN)/dbt
+# The project's one command line (scripts/cli.py; `python -m scripts --help` lists its commands).
+CLI := $(PY) -m scripts
 
 # --- data -------------------------------------------------------------------------------
 SCALE ?= 0.1
@@ -47,7 +49,7 @@ WAREHOUSE_DB := $(or $(DUCKDB_PATH),warehouse/$(TARGET).duckdb)
 # Read only for the goals that land or read the landing zone: every other make call (help, lint,
 # test, prod-check) starts no Python for it.
 LANDING_GOALS := s3 upload deliver seed run snapshot build update freshness dev docs docs-serve
-REMEMBERED := $(if $(filter prod,$(TARGET)),,$(if $(filter $(LANDING_GOALS),$(MAKECMDGOALS)),$(shell test -f $(WAREHOUSE_DB) && $(PY) -m scripts.warehouse_stats --db $(WAREHOUSE_DB) --landing-zone 2>/dev/null)))
+REMEMBERED := $(if $(filter prod,$(TARGET)),,$(if $(filter $(LANDING_GOALS),$(MAKECMDGOALS)),$(shell test -f $(WAREHOUSE_DB) && $(CLI) stats --db $(WAREHOUSE_DB) --landing-zone 2>/dev/null)))
 ifeq ($(word 1,$(REMEMBERED)),s3)
 export S3_BUCKET ?= $(word 2,$(REMEMBERED))
 export S3_PREFIX ?= $(word 3,$(REMEMBERED))
@@ -94,13 +96,13 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_TARGET := $(TARGET)
 # Extra dbt arguments for seed/run/snapshot/build, e.g. DBT_ARGS=--full-refresh.
 DBT_ARGS ?=
-# httpfs cannot be downloaded here: load it from the duckdb-extension-httpfs wheel.
-export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -c 'import duckdb_extension_httpfs as m, pathlib; print(next(pathlib.Path(m.__file__).parent.glob("extensions/*/httpfs.duckdb_extension")))' 2>/dev/null)
+# httpfs cannot be downloaded here: load it from the duckdb-extension-httpfs wheel (scripts/common.py).
+export DUCKDB_HTTPFS_EXTENSION = $(shell $(PY) -m scripts.common 2>/dev/null)
 
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup lock data download s3 s3-stop validate upload deliver seed run snapshot build freshness update dev \
-        test lint fix hooks docs docs-serve clean bench stats emulator-setup emulate prod prod-check prod-setup prod-load prod-smoke
+        test test-fast lint fix hooks docs docs-serve clean bench stats emulator-setup emulate prod prod-check prod-setup prod-load prod-smoke
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -134,35 +136,35 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs PyPI)
 # --- data and landing zone -------------------------------------------------------------
 
 data: $(STAMP) ## Generate MovieLens-shaped CSVs at SCALE under data/generated/ unless present; never writes into another DATA_DIR
-	@$(PY) -m scripts.generate_movielens --scale $(SCALE) --seed $(SEED) --line-ending $(LINE_ENDING) \
+	@$(CLI) generate --scale $(SCALE) --seed $(SEED) --line-ending $(LINE_ENDING) \
 	    --out $(DATA_DIR) --unless-present
 
 download: $(STAMP) ## Download a MovieLens release (RELEASE=ml-20m, ml-25m, ml-latest, ml-latest-small) into data/RELEASE (needs internet)
-	$(PY) -m scripts.download_movielens --out data --release $(RELEASE)
+	$(CLI) download --out data --release $(RELEASE)
 
 s3: $(STAMP) ## Start this checkout's local S3 server (if no real S3 is set; restores what landed) and create the bucket
 ifeq ($(RAW),local)
 	@echo "s3: RAW=local, no S3 needed"
 else
 ifdef LOCAL_S3
-	$(PY) -m scripts.s3_local start --port $(S3_LOCAL_PORT)
+	$(CLI) s3 start --port $(S3_LOCAL_PORT)
 endif
-	$(PY) -m scripts.s3_local ensure-bucket
+	$(CLI) s3 ensure-bucket
 endif
 
 s3-stop: $(STAMP) ## Stop this checkout's local S3 server (what landed stays in data/s3/objects)
-	$(PY) -m scripts.s3_local stop --port $(S3_LOCAL_PORT)
+	$(CLI) s3 stop --port $(S3_LOCAL_PORT)
 
 validate: $(STAMP) ## Check DATA_DIR as a first delivery (what upload would stop or reject), landing nothing
-	$(PY) -m scripts.validate --src $(DATA_DIR)
+	$(CLI) validate --src $(DATA_DIR)
 
 upload: $(STAMP) ## Land DATA_DIR as delivery batch 0000 (S3, or data/landing with RAW=local)
-	$(PY) -m scripts.upload --src $(DATA_DIR) --dest $(UPLOAD_DEST) --batch 0
+	$(CLI) upload --src $(DATA_DIR) --dest $(UPLOAD_DEST) --batch 0
 
-# The next delivery's size: 1% of the base data set unless DELIVER_ARGS says otherwise (scripts/deliver.py).
+# The next delivery's size: 1% of the base data set unless DELIVER_ARGS says otherwise (python -m scripts deliver --help).
 DELIVER_ARGS ?= --size-pct 1
 deliver: $(STAMP) ## Land the next delivery as a new batch after DATA_DIR (default DELIVER_ARGS='--size-pct 1')
-	$(PY) -m scripts.deliver --src $(DATA_DIR) --dest $(UPLOAD_DEST) $(DELIVER_ARGS)
+	$(CLI) deliver --src $(DATA_DIR) --dest $(UPLOAD_DEST) $(DELIVER_ARGS)
 
 # --- dbt -------------------------------------------------------------------------------
 
@@ -174,7 +176,7 @@ LANDING_CHECK := true
 ifneq ($(filter s3://%,$(MOVIELENS_RAW_ROOT)),)
 ifneq ($(TARGET),prod)
 ifeq ($(filter-out $(patsubst %/,%,$(MOVIELENS_RAW_ROOT)),$(patsubst %/,%,$(REMEMBERED_ROOT))),)
-LANDING_CHECK := $(PY) -m scripts.s3_local check --raw-root '$(MOVIELENS_RAW_ROOT)' $(if $(LOCAL_S3),--local --port $(S3_LOCAL_PORT))
+LANDING_CHECK := $(CLI) s3 check --raw-root '$(MOVIELENS_RAW_ROOT)' $(if $(LOCAL_S3),--local --port $(S3_LOCAL_PORT))
 endif
 endif
 endif
@@ -213,7 +215,7 @@ update: $(STAMP) ## dbt build of only what is downstream of a raw table with a n
 dev: setup data s3 upload build ## Everything, offline: venv, data, local S3, upload, dbt build on DuckDB
 
 stats: $(STAMP) ## Row counts of TARGET's DuckDB warehouse and the snapshots' history
-	$(PY) -m scripts.warehouse_stats --db $(WAREHOUSE_DB)
+	$(CLI) stats --db $(WAREHOUSE_DB)
 
 docs: $(STAMP) ## Generate the dbt docs site into target/
 	$(DBT) docs generate --target $(TARGET)
@@ -224,21 +226,21 @@ docs-serve: docs ## Serve the docs site on http://127.0.0.1:8080
 # --- performance ---------------------------------------------------------------------------
 
 bench: $(STAMP) ## Benchmark at full ml-20m scale (generates it if absent; several minutes)
-	$(PY) -m scripts.bench --scale $(BENCH_SCALE) --runs $(BENCH_RUNS)
+	$(CLI) bench --scale $(BENCH_SCALE) --runs $(BENCH_RUNS)
 
 # --- Snowflake production -----------------------------------------------------------------
 
 # Offline rehearsal of `make prod`: its own local S3 server and emulator on free ports, so it never
 # touches the ones `make dev` started. EMULATE_ARGS='--no-validate' lands the files as they are.
 emulate: setup emulator-setup data ## Rehearse `make prod` offline: DATA_DIR to local S3, emulator and DuckDB, compared table by table
-	$(PY) -m scripts.emulate --data-dir $(DATA_DIR) --work $(CURDIR)/target/emulate $(EMULATE_ARGS)
+	$(CLI) emulate --data-dir $(DATA_DIR) --work $(CURDIR)/target/emulate $(EMULATE_ARGS)
 
 
 prod-check: $(STAMP) ## Check the env vars `make prod` needs; lists every missing one
-	@$(PY) -m scripts.prod_check
+	@$(CLI) prod-check
 
 prod-setup: $(STAMP) ## Print the one-time Snowflake account set-up SQL, filled in from the env
-	@$(PY) -m scripts.prod_check --setup-sql
+	@$(CLI) prod-check --setup-sql
 
 prod-load: prod-check ## Snowflake raw load: stage, file format, raw tables, COPY INTO
 	$(DBT) run-operation load_raw --target prod
@@ -249,7 +251,7 @@ prod: prod-check ## Production: raw load, dbt seed, dbt build on Snowflake (targ
 	@$(DBT) build --target prod || { echo "make prod: step 'build' (models, snapshots, tests) failed" >&2; exit 1; }
 
 prod-smoke: $(STAMP) ## Real account: throwaway database, tiny deliveries, load, build, compare with DuckDB, drop
-	@$(PY) -m scripts.prod_smoke
+	@$(CLI) prod-smoke
 
 # --- quality ---------------------------------------------------------------------------
 
@@ -258,6 +260,10 @@ prod-smoke: $(STAMP) ## Real account: throwaway database, tiny deliveries, load,
 TEST_WORKERS ?= 2
 test: setup emulator-setup ## Run the whole test suite offline (no cloud credentials needed)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The tiers are pytest markers (pytest.ini): dbt (runs dbt against a warehouse), emulator, s3.
+test-fast: setup ## Tests that run no dbt build and no emulator (under a minute); `make test` runs all
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not dbt and not emulator"
 
 lint: $(STAMP) ## Lint every model, snapshot and analysis with sqlfluff
 	$(BIN)/sqlfluff lint models analyses tests

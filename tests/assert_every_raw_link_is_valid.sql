@@ -1,11 +1,10 @@
 -- Every raw link is accounted for: stg_movielens__links and dim_movies take it in, or the rejects
--- relation (fct_rejected_rows, listed by scripts/validate.py when the file landed) names it. The
+-- relation (fct_rejected_rows, listed by the validator when the file landed) names it. The
 -- rows this test finds invalid, by the validator's rules on the raw text, must be exactly the rows
 -- listed, per file and reason: one row per (file, problem) where the counts differ.
 --
--- The rules (scripts/validate.py says the same, in the same order): the movie id is a positive
--- 32-bit integer written plainly; imdbId is 1 to 7 digits; tmdbId is empty or a whole number; the
--- movie is in a movies.csv of the same or an earlier delivery.
+-- The rules are macros/contract/raw_value_rules.sql (the validator's, scripts/contract.py), in the
+-- validator's order; the movie is in a movies.csv of the same or an earlier delivery.
 {%- set file_key = '([^/]+/batch=[0-9]+/[^/]+)$' %}
 
 with
@@ -42,16 +41,16 @@ checked as (
         case
             when
                 not coalesce(
-                    cast(raw_links.movie_id as {{ dbt.type_string() }}) = raw_links.movieid
-                    and raw_links.movie_id between 1 and 2147483647,
+                    {{ is_written_plainly('raw_links.movie_id', 'raw_links.movieid') }}
+                    and {{ is_valid_id('raw_links.movie_id') }},
                     false
                 )
-                then 'movie id is not a positive integer'
-            when {{ regex_extract('raw_links.imdbid', '^([0-9]{1,7})$') }} is null
-                then 'imdbId is not 1 to 7 digits'
-            when raw_links.tmdbid is not null and {{ regex_extract('raw_links.tmdbid', '^([0-9]+)$') }} is null
-                then 'tmdbId is not a whole number'
-            when movies.movie_id is null then 'movie id is in no movies.csv of this or an earlier delivery'
+                then '{{ raw_reason("movie_id") }}'
+            when not {{ is_imdb_id('raw_links.imdbid') }}
+                then '{{ raw_reason("bad_imdb_id") }}'
+            when not {{ is_tmdb_id('raw_links.tmdbid') }}
+                then '{{ raw_reason("bad_tmdb_id") }}'
+            when movies.movie_id is null then '{{ raw_reason("unknown_movie") }}'
         end as problem
     from raw_links
     left join movies

@@ -1,23 +1,16 @@
 -- Every raw rating is accounted for: fct_ratings loads it, or the rejects relation
--- (fct_rejected_rows, listed by scripts/validate.py when the file landed) names it. The rows this
+-- (fct_rejected_rows, listed by the validator when the file landed) names it. The rows this
 -- test finds invalid, by the validator's rules on the raw text, must be exactly the rows listed,
 -- per file and reason. It fails on a file that bypassed the validator (invalid rows nobody
 -- listed would vanish silently) and on listed rows the rules accept (a row counted twice):
 -- one row per (file, problem) with both counts.
 --
--- The rules (scripts/validate.py says the same): an id is a positive 32-bit integer written
--- plainly (the text equals the number written back: no sign, space or leading zero); a rating is
--- one of the listed spellings; a timestamp is whole epoch seconds written plainly, at most ten
--- digits; the movie is in a movies.csv of the same or an earlier delivery. The regular expression
--- only runs on ratings that are not valid. A second row for a (user, movie) in one file is listed
--- by the validator and left out by fct_ratings' one-row-per-pair rule; it is not recounted here
--- (a distinct count over every raw rating would add seconds to each build at ml-20m scale).
-{%- set max_int = 2147483647 %}
-{%- set max_epoch = 9999999999 %}
-{%- set ratings = "('0.5', '1', '1.0', '1.5', '2', '2.0', '2.5', '3', '3.0', '3.5', '4', '4.0', '4.5', '5', '5.0')" %}
-{%- set a_number = '^([+-]?([0-9]+[.]?[0-9]*|[.][0-9]+))$' %}
+-- The rules are macros/contract/raw_value_rules.sql (the validator's, scripts/contract.py), in the
+-- validator's order; the movie is in a movies.csv of the same or an earlier delivery. A second row
+-- for a (user, movie) in one file is listed by the validator and left out by fct_ratings'
+-- one-row-per-pair rule; it is not recounted here (a distinct count over every raw rating would
+-- add seconds to each build at ml-20m scale).
 {%- set file_key = '([^/]+/batch=[0-9]+/[^/]+)$' %}
-{%- set duplicate = 'duplicate (user, movie) in the file: the newest rating is kept, then the higher' %}
 
 with
 
@@ -70,32 +63,32 @@ checked as (
         case
             when
                 not coalesce(
-                    cast(typed.user_id as {{ dbt.type_string() }}) = typed.userid
-                    and typed.user_id between 1 and {{ max_int }},
+                    {{ is_written_plainly('typed.user_id', 'typed.userid') }}
+                    and {{ is_valid_id('typed.user_id') }},
                     false
                 )
-                then 'user id is not a positive integer'
+                then '{{ raw_reason("user_id") }}'
             when
                 not coalesce(
-                    cast(typed.movie_id as {{ dbt.type_string() }}) = typed.movieid
-                    and typed.movie_id between 1 and {{ max_int }},
+                    {{ is_written_plainly('typed.movie_id', 'typed.movieid') }}
+                    and {{ is_valid_id('typed.movie_id') }},
                     false
                 )
-                then 'movie id is not a positive integer'
-            when not coalesce(typed.rating in {{ ratings }}, false)
+                then '{{ raw_reason("movie_id") }}'
+            when not coalesce({{ is_listed_rating('typed.rating') }}, false)
                 then
                     case
-                        when {{ regex_extract('typed.rating', a_number) }} is null then 'rating is not a number'
-                        else 'rating is not one of 0.5, 1.0, 1.5 ... 5.0'
+                        when not {{ is_a_number('typed.rating') }} then '{{ raw_reason("not_a_number") }}'
+                        else '{{ raw_reason("not_half_stars") }}'
                     end
             when
                 not coalesce(
-                    cast(typed.rated_epoch_value as {{ dbt.type_string() }}) = typed.rated_epoch
-                    and typed.rated_epoch_value between 0 and {{ max_epoch }},
+                    {{ is_written_plainly('typed.rated_epoch_value', 'typed.rated_epoch') }}
+                    and {{ is_valid_epoch('typed.rated_epoch_value') }},
                     false
                 )
-                then 'timestamp is not whole epoch seconds'
-            when movies.movie_id is null then 'movie id is in no movies.csv of this or an earlier delivery'
+                then '{{ raw_reason("bad_timestamp") }}'
+            when movies.movie_id is null then '{{ raw_reason("unknown_movie") }}'
         end as problem
     from typed
     left join movies
@@ -122,7 +115,7 @@ listed as (
     from {{ ref('fct_rejected_rows') }}
     where
         table_name = 'ratings'
-        and reason != '{{ duplicate }}'
+        and reason != '{{ raw_reason("duplicate_pair") }}'
         and batch_id > {{ tested_through_batch() }}
     group by source_file, reason
 ),

@@ -1,14 +1,10 @@
 -- Every raw tag and tag removal is accounted for: fct_tags takes it in, or the rejects relation
--- (fct_rejected_rows, listed by scripts/validate.py when the file landed) names it. The rows this
+-- (fct_rejected_rows, listed by the validator when the file landed) names it. The rows this
 -- test finds invalid, by the validator's rules on the raw text, must be exactly the rows listed,
 -- per file and reason: one row per (file, problem) where the counts differ.
 --
--- The rules (scripts/validate.py says the same, in the same order): an id is a positive 32-bit
--- integer written plainly; the tag is not empty nor only spaces; a timestamp is whole epoch
--- seconds written plainly, at most ten digits; the movie is in a movies.csv of the same or an
--- earlier delivery.
-{%- set max_int = 2147483647 %}
-{%- set max_epoch = 9999999999 %}
+-- The rules are macros/contract/raw_value_rules.sql (the validator's, scripts/contract.py), in the
+-- validator's order; the movie is in a movies.csv of the same or an earlier delivery.
 {%- set file_key = '([^/]+/batch=[0-9]+/[^/]+)$' %}
 
 with
@@ -70,27 +66,27 @@ checked as (
         case
             when
                 not coalesce(
-                    cast(typed.user_id as {{ dbt.type_string() }}) = typed.userid
-                    and typed.user_id between 1 and {{ max_int }},
+                    {{ is_written_plainly('typed.user_id', 'typed.userid') }}
+                    and {{ is_valid_id('typed.user_id') }},
                     false
                 )
-                then 'user id is not a positive integer'
+                then '{{ raw_reason("user_id") }}'
             when
                 not coalesce(
-                    cast(typed.movie_id as {{ dbt.type_string() }}) = typed.movieid
-                    and typed.movie_id between 1 and {{ max_int }},
+                    {{ is_written_plainly('typed.movie_id', 'typed.movieid') }}
+                    and {{ is_valid_id('typed.movie_id') }},
                     false
                 )
-                then 'movie id is not a positive integer'
-            when coalesce(trim(typed.tag), '') = '' then 'tag is empty'
+                then '{{ raw_reason("movie_id") }}'
+            when not coalesce({{ is_nonempty_text('typed.tag') }}, false) then '{{ raw_reason("empty_tag") }}'
             when
                 not coalesce(
-                    cast(typed.tagged_epoch_value as {{ dbt.type_string() }}) = typed.tagged_epoch
-                    and typed.tagged_epoch_value between 0 and {{ max_epoch }},
+                    {{ is_written_plainly('typed.tagged_epoch_value', 'typed.tagged_epoch') }}
+                    and {{ is_valid_epoch('typed.tagged_epoch_value') }},
                     false
                 )
-                then 'timestamp is not whole epoch seconds'
-            when movies.movie_id is null then 'movie id is in no movies.csv of this or an earlier delivery'
+                then '{{ raw_reason("bad_timestamp") }}'
+            when movies.movie_id is null then '{{ raw_reason("unknown_movie") }}'
         end as problem
     from typed
     left join movies

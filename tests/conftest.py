@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import boto3
 import pytest
 
-from scripts import s3_local
+from scripts.common import free_port
+from scripts.landing import s3_local
 
 # =====================================================================================
 # S3: moto servers on 127.0.0.1 (real HTTP, nothing leaves the machine)
@@ -24,21 +24,25 @@ from scripts import s3_local
 # =====================================================================================
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+S3_FIXTURES = {"moto_server", "moto_iam_server", "s3_env", "s3_bucket"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark `s3` every test that uses (directly or through its fixtures) a local S3 server above."""
+    for item in items:
+        if S3_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.s3)
 
 
 @pytest.fixture
 def unused_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("moto")
-    port = _free_port()
+    port = free_port()
     s3_local.start_server(port, state_dir, timeout=20)
     yield s3_local.endpoint_url(port)
     s3_local.stop_server(port, state_dir)
@@ -49,7 +53,7 @@ def moto_iam_server(tmp_path_factory):
     # moto checks keys only after INITIAL_NO_AUTH_ACTION_COUNT unauthenticated actions:
     # the three below create a bucket and a user with keys; every later call is checked.
     state_dir = tmp_path_factory.mktemp("moto-iam")
-    port = _free_port()
+    port = free_port()
     s3_local.start_server(port, state_dir, env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
     endpoint = s3_local.endpoint_url(port)
     admin = {

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
-from scripts.dbt_env import DBT, ROOT, duckdb_env, httpfs_extension
+from scripts.common import DBT, ROOT, duckdb_env, httpfs_extension
 
-__all__ = ["DBT", "ROOT", "dbt_env", "httpfs_extension", "run_dbt", "user_shell_env"]
+__all__ = ["DBT", "ROOT", "copy_project", "dbt_env", "httpfs_extension", "run_dbt", "user_shell_env"]
 
 
 def dbt_env(workdir: Path, raw_root: str, endpoint: str | None = None, **extra: str) -> dict[str, str]:
@@ -41,3 +42,21 @@ def user_shell_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(made)}
     env.update(extra)
     return env
+
+
+def copy_project(dest: Path) -> Path:
+    """The files dbt reads (project, models, macros, seeds, snapshots, analyses, profiles, the SQL
+    and YAML tests), copied to dest: not the Python, data or venvs."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("dbt_project.yml", "packages.yml", "dependencies.yml", "package-lock.yml"):
+        if (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, dest / name)
+    for folder in ("models", "macros", "seeds", "snapshots", "analyses", "profiles", "dbt_packages"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
+    (dest / "tests").mkdir()
+    for pattern in ("*.sql", "*.yml"):
+        for path in (ROOT / "tests").glob(pattern):
+            shutil.copy2(path, dest / "tests" / path.name)
+    return dest

@@ -3,6 +3,7 @@ dbt's compiled SQL, and an order-independent comparison of tables from two wareh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlglot.tokens import TokenType
 
 ROOT = Path(__file__).resolve().parent.parent
 # The emulator as a process lives with the product code (make emulate uses it too).
-from scripts.emulator_process import (  # noqa: E402, F401 - re-exported for the test modules
+from scripts.emulator.process import (  # noqa: E402, F401 - re-exported for the test modules
     EMULATOR_PYTHON,
     EMULATOR_SCRIPT,
     emulator_command,
@@ -48,6 +49,9 @@ SNOWFLAKE_FUNCTIONS = frozenset(
         "datediff",
         "flatten",  # unnest_list: lateral flatten(input => ...)
         "floor",
+        # dim_users, mart_user_activity. Snowflake's GREATEST is NULL if any argument is NULL
+        # (docs.snowflake.com, GREATEST), DuckDB's skips NULLs: the models coalesce every argument.
+        "greatest",
         "length",
         "lower",
         "lpad",
@@ -190,8 +194,15 @@ def snowflake_fetch(port: int, sql: str) -> tuple[list[str], list[tuple], list[s
 # Order-independent table comparison
 # =====================================================================================
 
-# The comparison lives in scripts/compare_warehouses.py (make emulate uses it too).
-from scripts.compare_warehouses import compare_tables, table_checksums  # noqa: E402, F401 - used by test modules
+# The comparison lives in scripts/tools/compare.py (make emulate uses it too).
+from scripts.tools.compare import column_values, compare_tables  # noqa: E402, F401 - used by test modules
+
+
+def table_checksums(columns: list[str], rows: list[tuple]) -> dict[str, str]:
+    """Per column: a hash of its sorted normalised values (independent of row order)."""
+    return {
+        name: hashlib.sha256("\x1f".join(column_values(rows, i)).encode()).hexdigest() for i, name in enumerate(columns)
+    }
 
 
 def emulator_dbt_env(workdir: Path, raw_root: str, port: int, endpoint: str, **extra: str) -> dict[str, str]:

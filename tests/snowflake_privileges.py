@@ -1,5 +1,5 @@
 """Privilege check for `make prod`: the privileges Snowflake documents for each statement, compared
-with the grants of `make prod-setup` (scripts/snowflake_setup.sql).
+with the grants of `make prod-setup` (scripts/tools/snowflake_setup.sql).
 
 `required()` maps a statement to what it needs by statement kind and object kind (RULES, each row
 citing Snowflake's "Access control requirements" for the command), so a new statement of a known

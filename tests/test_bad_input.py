@@ -29,7 +29,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scripts import s3_local, upload, validate
+from scripts import contract
+from scripts.landing import s3_local, upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -173,10 +174,10 @@ def test_upload_refuses_a_stop_case_and_lands_nothing(case, base, tmp_path):
     folder = delivery(case, tmp_path / case)
     args = ["--src", str(folder), "--dest", str(landing)]
     if not EXPECTED[case].get("first_delivery"):
-        args += ["--batch", "1", "--tables", *tables_of(folder)]
+        args += ["--batch", "1", "--tables", ",".join(tables_of(folder))]
 
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.upload", *args],
+        [sys.executable, "-m", "scripts", "upload", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -246,27 +247,10 @@ def test_ratings_without_any_known_movie_stop(tmp_path):
         validate.validate_dir(folder, ["ratings"], 0, set())
 
 
-def test_validator_agrees_with_the_warehouse_rule_word_for_word():
-    """The assert test compares its reasons with the validator's: same strings, same limits."""
-    sql = (ROOT / "tests" / "assert_every_raw_rating_is_valid.sql").read_text(encoding="utf-8")
-    for reason in (
-        validate.USER_ID,
-        validate.MOVIE_ID,
-        validate.NOT_A_NUMBER,
-        validate.NOT_HALF_STARS,
-        validate.BAD_TIMESTAMP,
-        validate.UNKNOWN_MOVIE,
-        validate.DUPLICATE_PAIR,
-    ):
-        assert f"'{reason}'" in sql, reason
-    assert f'set ratings = "{validate.RATINGS_SQL}"' in sql
-    assert f"set max_int = {validate.MAX_INT}" in sql and f"set max_epoch = {validate.MAX_EPOCH}" in sql
-
-
 def test_validate_cli_reports_rejects_and_exits_0(base, tmp_path):
     folder = delivery("rating_out_of_range", tmp_path / "delivery")
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.validate", "--src", str(folder), "--batch", "1"]
+        [sys.executable, "-m", "scripts", "validate", "--src", str(folder), "--batch", "1"]
         + ["--known-movies", str(base / "movies.csv")],
         cwd=ROOT,
         capture_output=True,
@@ -312,6 +296,7 @@ def duckdb_build(base, tmp_path_factory) -> dict:
     return {"landing": landing, "landed": landed, "proc": proc, "db": work / "warehouse.duckdb"}
 
 
+@pytest.mark.dbt
 def test_the_duckdb_build_passes_with_the_rejects(duckdb_build):
     proc = duckdb_build["proc"]
     assert proc.returncode == 0, proc.stdout[-4000:]
@@ -376,6 +361,7 @@ def reconcile(case: str, landed_path, loaded: dict, rejects: dict) -> None:
         )
 
 
+@pytest.mark.dbt
 @pytest.mark.parametrize("case", LANDED_CASES)
 def test_duckdb_accounts_for_every_delivered_row(duckdb_build, case):
     loaded, rejects = duckdb_counts(duckdb_build["db"])
@@ -383,6 +369,7 @@ def test_duckdb_accounts_for_every_delivered_row(duckdb_build, case):
     reconcile(case, lambda table, batch: upload.landed_uri("local", str(root), "", table, batch), loaded, rejects)
 
 
+@pytest.mark.dbt
 def test_duckdb_reads_crlf_values_as_written(duckdb_build):
     with duckdb.connect(str(duckdb_build["db"]), read_only=True) as con:
         values = con.sql(CRLF_VALUES_SQL.format(core="core", staging="staging")).fetchall()
@@ -390,6 +377,7 @@ def test_duckdb_reads_crlf_values_as_written(duckdb_build):
     assert not any("\r" in value for _, value in values)
 
 
+@pytest.mark.dbt
 def test_duckdb_loads_the_clean_base_whole(duckdb_build, base):
     loaded, rejects = duckdb_counts(duckdb_build["db"])
     source_file = upload.landed_uri("local", str(duckdb_build["landing"]), "", "ratings", 0)
@@ -409,6 +397,7 @@ def bypass(base: Path, work: Path, case: str) -> subprocess.CompletedProcess:
     return run_dbt(BUILD, dbt_env(work, str(landing)), check=False)
 
 
+@pytest.mark.dbt
 def test_a_malformed_file_past_the_validator_stops_dbt_at_its_line(base, tmp_path):
     """Only the validator names the file in its own one-line message; DuckDB's strict read still
     stops the build, naming the line (and, in its option dump, the file)."""
@@ -420,6 +409,7 @@ def test_a_malformed_file_past_the_validator_stops_dbt_at_its_line(base, tmp_pat
     assert "Traceback" not in output
 
 
+@pytest.mark.dbt
 def test_invalid_rows_past_the_validator_fail_the_reconciliation(base, tmp_path):
     """Rows nobody listed would vanish silently: assert_every_raw_rating_is_valid fails on them."""
     proc = bypass(base, tmp_path, "rating_out_of_range")
@@ -429,7 +419,7 @@ def test_invalid_rows_past_the_validator_fail_the_reconciliation(base, tmp_path)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         failures = con.sql(compiled.read_text()).fetchall()
     source_file = str(tmp_path / "landing" / "ratings" / "batch=0001" / "ratings.csv")
-    assert failures == [(source_file, validate.NOT_HALF_STARS, 3, 0)]
+    assert failures == [(source_file, contract.NOT_HALF_STARS, 3, 0)]
 
 
 # --- landed on the Snowflake emulator: moto S3, COPY INTO, one dbt build --------------------------
@@ -475,11 +465,15 @@ def emulator_build(base, moto_server, tmp_path_factory) -> dict:
     }
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_the_emulator_build_passes_with_the_rejects(emulator_build):
     build = emulator_build["build"]
     assert build.returncode == 0, build.stdout[-4000:]
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 @pytest.mark.parametrize("case", EMULATOR_CASES)
 def test_emulator_accounts_for_every_delivered_row(emulator_build, case):
     reconcile(
@@ -490,5 +484,7 @@ def test_emulator_accounts_for_every_delivered_row(emulator_build, case):
     )
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_emulator_reads_crlf_values_as_written(emulator_build):
     assert emulator_build["crlf_values"] == crlf_expected()

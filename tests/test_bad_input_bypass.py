@@ -1,7 +1,7 @@
 """The bad-input corpus copied straight into the landing zone, past the validator, read by both targets.
 
 Every case of tests/fixtures/bad_input/ (whatever cases it holds: the folder is listed, not named
-here) lands as it would if a file reached the bucket without scripts/validate.py: the clean base as
+here) lands as it would if a file reached the bucket without scripts/landing/validate.py: the clean base as
 batch 0 and the case's files as batch 1 (a first-delivery case alone, as batch 0). Then the raw
 layer of each target reads it, with the project's own SQL, compiled by dbt from the macros:
 
@@ -27,7 +27,7 @@ import duckdb
 import pytest
 import snowflake.connector
 
-from scripts import upload, validate
+from scripts.landing import upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -37,6 +37,8 @@ from tests.snowflake_helpers import (
     start_emulator,
     stop_emulator,
 )
+
+pytestmark = [pytest.mark.dbt, pytest.mark.emulator]
 
 FIXTURES = ROOT / "tests" / "fixtures" / "bad_input"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.dbt_runner import ROOT, dbt_env, run_dbt
+from tests.dbt_runner import ROOT, copy_project, dbt_env, run_dbt
 
 Offenders = list[tuple[str, str]]
 
@@ -336,22 +335,6 @@ EXPECTED_OFFENDERS = {
     "column_descriptions": {"stg_movielens__oops"},
     "primary_key_tests": {"stg_oops", "stg_movielens__oops"},
 }
-
-
-def copy_project(dest: Path) -> Path:
-    """The files dbt reads: project, models, macros, seeds, snapshots, analyses, profiles, SQL/YAML tests."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("dbt_project.yml", "packages.yml", "dependencies.yml", "package-lock.yml"):
-        if (ROOT / name).is_file():
-            shutil.copy2(ROOT / name, dest / name)
-    for folder in ("models", "macros", "seeds", "snapshots", "analyses", "profiles", "dbt_packages"):
-        if (ROOT / folder).is_dir():
-            shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
-    (dest / "tests").mkdir()
-    for pattern in ("*.sql", "*.yml"):
-        for path in (ROOT / "tests").glob(pattern):
-            shutil.copy2(path, dest / "tests" / path.name)
-    return dest
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Deliveries after the first load, on DuckDB with a local-folder landing zone (scale 0.001).
 
-- scripts/deliver.py writes what each flag says (new, late, re-delivered and corrected ratings,
+- scripts/dataset/deliver.py writes what each flag says (new, late, re-delivered and corrected ratings,
   new and withdrawn tags, corrected movies), deterministically, and only ever adds files.
 - Equivalence: after a sequence of deliveries, the warehouse built incrementally (a build after
   each delivery, one DuckDB file) equals a --full-refresh build of the same raw data (another
@@ -33,9 +33,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scripts import deliver as dlv
-from scripts import generate_movielens as gen
-from scripts import upload
+from scripts.cli import run
+from scripts.dataset import deliver as dlv
+from scripts.dataset import generate as gen
+from scripts.landing import upload
 from tests.dbt_runner import DBT, ROOT, dbt_env, run_dbt
 
 SCALE = 0.001
@@ -302,8 +303,8 @@ def test_state_dir_keeps_an_exact_copy_of_each_delivery(two_deliveries):
 
 def test_same_seed_gives_the_same_bytes(base, tmp_path):
     outputs = []
-    for run, seed in (("a", 3), ("b", 3), ("c", 4)):
-        landing, state = tmp_path / run / "landing", tmp_path / run / "state"
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        landing, state = tmp_path / name / "landing", tmp_path / name / "state"
         land_base(base, landing)
         for _ in range(2):
             deliver(base, landing, state, seed=seed, size_pct=1)
@@ -327,7 +328,7 @@ def test_cli_prints_one_line_per_file_and_one_line_errors(base, tmp_path, capsys
     landing, state = tmp_path / "landing", tmp_path / "state"
     land_base(base, landing)
     common = ["--src", str(base), "--dest", str(landing), "--state-dir", str(state), "--quiet"]
-    assert dlv.main([*common, "--new-ratings", "10", "--remove-tags", "2"]) == 0
+    assert run("deliver", *common, "--new-ratings", "10", "--remove-tags", "2") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("ratings.csv") and "new 10" in out[0]
     assert out[0].endswith(str(landing / "ratings" / "batch=0001" / "ratings.csv"))
@@ -342,14 +343,14 @@ def test_cli_prints_one_line_per_file_and_one_line_errors(base, tmp_path, capsys
         ([*common[:5], str(tmp_path / "other-state"), "--new-ratings", "1"], "which --state-dir"),
     ]
     for argv, message in cases:
-        assert dlv.main(argv) == 1
+        assert run("deliver", *argv) == 1
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
     other = tmp_path / "landing2"
     land_base(base, other)
-    assert dlv.main([*common[:3], str(other), *common[4:], "--new-ratings", "1"]) == 1
+    assert run("deliver", *common[:3], str(other), *common[4:], "--new-ratings", "1") == 1
     assert "holds the deliveries to" in capsys.readouterr().err
-    assert dlv.main([*common, "--new-ratings", "-1"]) == 2
+    assert run("deliver", *common, "--new-ratings", "-1") == 2
     assert file_hashes(landing).keys() == {
         *(f"{t}/batch=0000/{n}" for t, n in upload.TABLES.items() if t not in upload.OPTIONAL_TABLES),
         "rejected_rows/batch=0000/rejected-rows.csv",  # the generated empty tags
@@ -492,6 +493,7 @@ def sequence(built, name) -> Sequence:
     return seq
 
 
+@pytest.mark.dbt
 @pytest.mark.parametrize("name", SEQUENCES)
 def test_incremental_builds_equal_a_full_refresh(built, name):
     seq = sequence(built, name)
@@ -513,6 +515,7 @@ def test_incremental_builds_equal_a_full_refresh(built, name):
     assert {b for _, _, b in actual.values()} > {0}, "no delivered rating won anywhere"
 
 
+@pytest.mark.dbt
 def test_rerun_without_a_delivery_changes_nothing(built):
     seq = sequence(built, "mixed")
     workdir = seq.workdir  # its DuckDB path is free: the sequence moved both files aside
@@ -550,6 +553,7 @@ def compiled(workdir: Path, path: str) -> str:
     return (workdir / "target" / "compiled" / "movielens" / path).read_text()
 
 
+@pytest.mark.dbt
 def test_a_rerun_rebuilds_nothing_and_tests_only_new_batches(built):
     """Nothing new: the incremental models read nothing and the data tests on the facts check no
     row; a bad row of a batch not tested yet is still caught, and a run testing every batch
@@ -587,6 +591,7 @@ def test_a_rerun_rebuilds_nothing_and_tests_only_new_batches(built):
     }
 
 
+@pytest.mark.dbt
 def test_source_freshness_reads_the_landing_zone(built):
     seq = sequence(built, "mixed")
     out = dbt(seq.workdir, seq.landing, ["source", "freshness"]).stdout
@@ -598,6 +603,7 @@ def test_source_freshness_reads_the_landing_zone(built):
     assert newest["ratings"] >= newest["genome_scores"], newest
 
 
+@pytest.mark.dbt
 def test_raw_files_are_never_rewritten(built):
     seq = sequence(built, "mixed")
     for number, (earlier, later) in enumerate(zip(seq.hashes, seq.hashes[1:], strict=False), start=1):
@@ -682,6 +688,7 @@ def run_handmade(root: Path) -> Handmade:
     return made
 
 
+@pytest.mark.dbt
 def test_snapshots_hold_the_exact_scd2_history(built):
     made = built["handmade"]
     if made.error is not None:
@@ -762,6 +769,7 @@ def kill_dbt_build(workdir: Path, landing: Path, marker: str, timeout: float = 1
         return handle.read().decode("utf-8", "replace")
 
 
+@pytest.mark.dbt
 @pytest.mark.parametrize("point", KILL_AT)
 def test_a_killed_build_recovers_on_the_next_run(built, point):
     made = built["interruption"]

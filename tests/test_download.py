@@ -13,7 +13,8 @@ import zipfile
 
 import pytest
 
-from scripts import download_movielens as dl
+from scripts.cli import run
+from scripts.dataset import download as dl
 from tests.dbt_runner import ROOT
 
 FOUR = {
@@ -67,7 +68,7 @@ def test_download_fetches_each_release_by_name(grouplens, tmp_path, release, cap
     (www / f"{release}.zip.md5").write_text(f"MD5 ({release}.zip) = {hashlib.md5(data).hexdigest()}\n")
     dest = tmp_path / "data"
 
-    assert dl.main(["--out", str(dest), "--release", release]) == 0
+    assert run("download", "--out", str(dest), "--release", release) == 0
 
     folder = dest / release
     expected = FOUR | (GENOME if dl.RELEASES[release] else {})
@@ -75,7 +76,7 @@ def test_download_fetches_each_release_by_name(grouplens, tmp_path, release, cap
     assert not (dest / f"{release}.zip").exists()
     assert f"MovieLens {release} in {folder}" in capsys.readouterr().out
     (www / f"{release}.zip").unlink()  # a second run needs no network
-    assert dl.main(["--out", str(dest), "--release", release]) == 0
+    assert run("download", "--out", str(dest), "--release", release) == 0
     assert "already there" in capsys.readouterr().out
 
 
@@ -83,14 +84,14 @@ def test_a_release_without_a_published_md5_is_unzipped_with_a_note(grouplens, tm
     www, _ = grouplens
     (www / "ml-latest.zip").write_bytes(release_zip("ml-latest"))
 
-    assert dl.main(["--out", str(tmp_path), "--release", "ml-latest"]) == 0
+    assert run("download", "--out", str(tmp_path), "--release", "ml-latest") == 0
 
     assert "not verified by MD5" in capsys.readouterr().err
     assert dl.have_all_files(tmp_path / "ml-latest")
 
 
 def test_an_unknown_release_is_one_line(tmp_path, capsys):
-    assert dl.main(["--out", str(tmp_path), "--release", "ml-30m"]) == 1
+    assert run("download", "--out", str(tmp_path), "--release", "ml-30m") == 1
     err = capsys.readouterr().err.strip()
     assert err == "error: unknown release 'ml-30m': use one of ml-20m, ml-25m, ml-latest, ml-latest-small"
 
@@ -100,4 +101,4 @@ def test_make_download_passes_the_release(tmp_path):
     result = subprocess.run(
         ["make", "-n", "download", "RELEASE=ml-latest-small"], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert "-m scripts.download_movielens --out data --release ml-latest-small" in result.stdout
+    assert "-m scripts download --out data --release ml-latest-small" in result.stdout

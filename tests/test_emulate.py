@@ -1,4 +1,4 @@
-"""`make emulate` (scripts/emulate.py) on a delivery of hostile bytes copied straight into the bucket.
+"""`make emulate` (scripts/tools/emulate.py) on a delivery of hostile bytes copied straight into the bucket.
 
 The tiny generated dataset is rewritten with what real exports contain and Snowflake's defaults
 misread: backslashes (`C:\\path\\`, a trailing one), `\\N`, a quoted empty string, emoji, CRLF line
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts import emulate
-from scripts import generate_movielens as gen
+from scripts.cli import run
+from scripts.dataset import generate as gen
+from scripts.tools import emulate
 
 SCALE = 0.001
 SEED = 11
@@ -69,6 +70,8 @@ def hostile(generated: Path, dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_hostile_bytes_give_the_same_tables_on_both_targets(generated, tmp_path):
     folder = hostile(generated, tmp_path / "hostile")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -85,6 +88,8 @@ def test_hostile_bytes_give_the_same_tables_on_both_targets(generated, tmp_path)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "DATA_DIR was written to"
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_a_row_with_an_extra_value_stops_both_targets_on_the_same_line(generated, tmp_path):
     folder = tmp_path / "extra"
     shutil.copytree(generated, folder)
@@ -102,7 +107,7 @@ def test_a_row_with_an_extra_value_stops_both_targets_on_the_same_line(generated
 
 
 def test_emulate_says_what_is_missing_in_one_line(tmp_path, capsys):
-    assert emulate.main(["--data-dir", str(tmp_path / "nope"), "--work", str(tmp_path / "work")]) == 2
+    assert run("emulate", "--data-dir", str(tmp_path / "nope"), "--work", str(tmp_path / "work")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: DATA_DIR=") and "is not a folder" in err[0]
 
@@ -126,7 +131,7 @@ class _DuckAsSnowflake:
 def test_the_comparison_names_each_difference_and_counts_the_tables():
     import duckdb
 
-    from scripts.compare_warehouses import compare_warehouses
+    from scripts.tools.compare import compare_warehouses
 
     duck = duckdb.connect()
     snow = duckdb.connect()

@@ -1,4 +1,4 @@
-"""Tests of scripts/generate_movielens.py: sizes, headers, the ml-20m quirks, determinism
+"""Tests of scripts/dataset/generate.py: sizes, headers, the ml-20m quirks, determinism
 and the command line. Data is generated once per scale (0.01 and 0.001) per session."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts import generate_movielens as gen
+from scripts.cli import run
+from scripts.dataset import generate as gen
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,7 +146,7 @@ def test_titles_carry_accents_and_moved_articles(data):
     assert sum(any(ord(c) > 127 for c in t) for t in data.titles) >= 3
     articles = Counter(m.group(1) for t in data.titles if (m := ARTICLE_AT_END.search(YEAR_SUFFIX.sub("", t))))
     assert {"The", "A", "An", "Les", "La", "Il"} <= set(articles)
-    assert not any(re.match(r"(The|A|An) ", t) for t in gen.quirk_titles("article"))
+    assert not any(re.match(r"(The|A|An) ", t) for t in [m.title for m in gen.QUIRK_MOVIES if "article" in m.quirks])
 
 
 def test_same_title_on_two_movie_ids(data):
@@ -378,7 +379,7 @@ def test_a_failed_run_leaves_no_half_file(tmp_path, monkeypatch):
 
 def test_cli_writes_the_files_and_reports_progress(tmp_path, capsys):
     out = tmp_path / "sf"
-    assert gen.main(["--scale", "0.001", "--seed", "3", "--out", str(out)]) == 0
+    assert run("generate", "--scale", "0.001", "--seed", "3", "--out", str(out)) == 0
     err = capsys.readouterr().err
     for name in FILES:
         assert name in err
@@ -398,7 +399,7 @@ def test_cli_writes_the_files_and_reports_progress(tmp_path, capsys):
     ],
 )
 def test_cli_bad_arguments_end_with_one_line_and_exit_2(argv, expected, tmp_path, capsys):
-    assert gen.main([*argv, "--out", str(tmp_path / "never")]) == 2
+    assert run("generate", *argv, "--out", str(tmp_path / "never")) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and expected in err
     assert "Traceback" not in err
@@ -408,7 +409,7 @@ def test_cli_bad_arguments_end_with_one_line_and_exit_2(argv, expected, tmp_path
 def test_cli_unwritable_out_dir_ends_with_one_line_and_exit_2(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert gen.main(["--scale", "0.001", "--out", str(blocker / "sf")]) == 2
+    assert run("generate", "--scale", "0.001", "--out", str(blocker / "sf")) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert str(blocker / "sf") in err and "--out" in err
@@ -434,7 +435,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_unless_present_uses_a_release_folder_as_it_is(tmp_path, capsys):
     folder = real_release(tmp_path / "ml-latest-small")
     before = snapshot(folder)
-    assert gen.main(["--scale", "0.001", "--out", str(folder), "--unless-present"]) == 0
+    assert run("generate", "--scale", "0.001", "--out", str(folder), "--unless-present") == 0
     assert snapshot(folder) == before
     assert "no genome files" in capsys.readouterr().err
 
@@ -444,7 +445,7 @@ def test_unless_present_never_writes_into_a_folder_missing_files(tmp_path, capsy
     (folder / "links.csv").unlink()
     (folder / "genome-tags.csv").write_text("tagId,tag\n1,007\n")
     before = snapshot(folder)
-    assert gen.main(["--scale", "0.001", "--out", str(folder), "--unless-present"]) == 2
+    assert run("generate", "--scale", "0.001", "--out", str(folder), "--unless-present") == 2
     err = capsys.readouterr().err.strip()
     assert snapshot(folder) == before
     assert len(err.splitlines()) == 1 and "Traceback" not in err
@@ -465,7 +466,7 @@ def test_unless_present_generates_only_under_data_generated(tmp_path, monkeypatc
 def test_cli_refuses_to_overwrite_movielens_files_outside_data_generated(tmp_path, capsys):
     folder = real_release(tmp_path / "ml-latest-small")
     before = snapshot(folder)
-    assert gen.main(["--scale", "0.001", "--out", str(folder)]) == 2
+    assert run("generate", "--scale", "0.001", "--out", str(folder)) == 2
     err = capsys.readouterr().err
     assert "would be overwritten" in err and len(err.strip().splitlines()) == 1
     assert snapshot(folder) == before

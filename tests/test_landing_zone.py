@@ -29,9 +29,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scripts import generate_movielens as gen
-from scripts import s3_local
+from scripts.common import free_port
+from scripts.dataset import generate as gen
+from scripts.landing import s3_local
 from tests.dbt_runner import ROOT, user_shell_env
+
+pytestmark = pytest.mark.dbt
 
 SCALE = 0.001
 SEED = 11
@@ -41,12 +44,6 @@ HISTORY = {
     "snap_movies": "select * from snapshots.snap_movies order by all",
     "snap_tags": "select * from snapshots.snap_tags order by all",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(port: int) -> bool:

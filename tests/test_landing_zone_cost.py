@@ -13,18 +13,20 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
-from scripts import generate_movielens as gen
+from scripts.dataset import generate as gen
 from tests.dbt_runner import DBT, ROOT, dbt_env
 
 BIG = 2 * 1024**3
 
 
+@pytest.mark.dbt
 def test_recording_a_large_file_reads_none_of_it(tmp_path):
     base, landing = tmp_path / "base", tmp_path / "landing"
     gen.generate(base, 0.001, 5, quiet=True)
     subprocess.run(
-        [sys.executable, "-m", "scripts.upload", "--src", str(base), "--dest", str(landing), "--batch", "0"],
+        [sys.executable, "-m", "scripts", "upload", "--src", str(base), "--dest", str(landing), "--batch", "0"],
         cwd=ROOT,
         check=True,
         capture_output=True,

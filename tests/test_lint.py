@@ -7,6 +7,7 @@ folder, `git init` + `git add` there, and .venv linked to the project's (the hoo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,11 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from detect_secrets import SecretsCollection
+from detect_secrets.settings import transient_settings
 
-from scripts import check_secrets
 from tests.dbt_runner import ROOT, dbt_env
 
 VENV = ROOT / ".venv"
+BASELINE = ROOT / ".secrets.baseline"
 PYTHON = str(Path(sys.executable))
 SQLFLUFF = str(Path(sys.executable).parent / "sqlfluff")
 
@@ -79,6 +82,7 @@ def pre_commit(repo: Path, *args: str, home: Path) -> subprocess.CompletedProces
 # =====================================================================================
 
 
+@pytest.mark.dbt
 def test_pre_commit_passes_on_the_repository(tmp_path):
     repo = make_repo(tmp_path / "repo", working_tree_files())
     assert (repo / ".pre-commit-config.yaml").is_file(), ".pre-commit-config.yaml is not in the working tree"
@@ -87,7 +91,9 @@ def test_pre_commit_passes_on_the_repository(tmp_path):
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"pre-commit failed on the repository:\n{output[-6000:]}"
-    for hook in ("ruff check", "ruff format", "YAML syntax", "secret scan", "sqlfluff lint", "dbt parse"):
+    hooks = ("ruff check", "ruff format", "YAML syntax", "files end in one newline", "no trailing whitespace")
+    hooks += ("no merge conflict markers", "no large files", "secret scan", "sqlfluff lint", "dbt parse")
+    for hook in hooks:
         assert any(line.startswith(hook) and line.rstrip().endswith("Passed") for line in output.splitlines()), (
             f"hook {hook!r} did not run and pass:\n{output[-3000:]}"
         )
@@ -100,16 +106,21 @@ def test_pre_commit_passes_on_the_repository(tmp_path):
 # =====================================================================================
 
 
+@pytest.mark.dbt
 def test_sqlfluff_rejects_uppercase_keyword(tmp_path):
-    # The project's dbt and sqlfluff settings and macros, and one model: the dbt templater
-    # compiles every model, so leaving the others out keeps this test quick.
+    # The project's dbt and sqlfluff settings, macros, seeds and models (the on-run-end hook refers
+    # to the facts), and one more model to lint.
     project = tmp_path / "project"
     for name in working_tree_files():
-        if name.split("/")[0] in ("macros", "profiles") or name in ("dbt_project.yml", ".sqlfluff", ".sqlfluffignore"):
+        if name.split("/")[0] in ("macros", "profiles", "models", "seeds") or name in (
+            "dbt_project.yml",
+            ".sqlfluff",
+            ".sqlfluffignore",
+        ):
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, project / name)
     model = project / "models" / "marts" / "analytics" / "mart_lint_probe.sql"
-    model.parent.mkdir(parents=True)
+    model.parent.mkdir(parents=True, exist_ok=True)
     model.write_text("SELECT 1 AS x\n", encoding="utf-8")
 
     env = dbt_env(tmp_path / "work", raw_root=str(tmp_path / "no-raw-data"))
@@ -126,24 +137,38 @@ def test_sqlfluff_rejects_uppercase_keyword(tmp_path):
 # =====================================================================================
 
 
+def scan(folder: Path, name: str, text: str) -> list[tuple[int, str]]:
+    """(line, secret type) of each finding detect-secrets makes in one file, with the project's
+    plugins and filters (.secrets.baseline, its plugin path made absolute)."""
+    config = json.loads(BASELINE.read_text(encoding="utf-8"))
+    for plugin in config["plugins_used"]:
+        if plugin.get("path", "").startswith("file://"):
+            plugin["path"] = f"file://{ROOT / plugin['path'].removeprefix('file://')}"
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    with transient_settings(config):
+        secrets = SecretsCollection()
+        secrets.scan_file(str(path))
+    return sorted((s.line_number, s.type) for _, s in secrets)
+
+
 @pytest.mark.parametrize(
     ("path", "line", "what"),
     [
-        ("settings.env", f"AWS_ACCESS_KEY_ID={FAKE_AWS_KEY_ID}", "AWS access key id"),
-        ("id_rsa", FAKE_PRIVATE_KEY, "private key block"),
+        ("settings.env", f"AWS_ACCESS_KEY_ID={FAKE_AWS_KEY_ID}", "AWS Access Key"),
+        ("id_rsa", FAKE_PRIVATE_KEY, "Private Key"),
         ("creds.ini", f"aws_secret_access_key = {FAKE_AWS_SECRET}", "AWS secret access key"),
-        ("profiles.yml", "      password: hunter2", "literal password"),
-        ("profiles.yml", "      password: \"{{ env_var('SNOWFLAKE_PASSWORD', 'hunter2') }}\"", "literal default"),
-        ("ci.yml", "  DBT_ENV_SECRET_SNOWFLAKE_PASSWORD" + ": hunter2", "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD"),
-        (".env", "export DBT_ENV_SECRET_SNOWFLAKE_PASSWORD" + "='hunter2'", "hard-coded value"),
-        ("conftest.py", 'os.environ["DBT_ENV_SECRET_X"]' + ' = "hunter2"', "hard-coded value"),
+        ("profiles.yml", "      password: hunter2", "Literal password in YAML"),
+        ("profiles.yml", "      password: \"{{ env_var('SNOWFLAKE_PASSWORD', 'hunter2') }}\"", "with no default"),
+        ("ci.yml", "  DBT_ENV_SECRET_SNOWFLAKE_PASSWORD" + ": hunter2", "DBT_ENV_SECRET_"),
+        (".env", "export DBT_ENV_SECRET_SNOWFLAKE_PASSWORD" + "='hunter2'", "Hard-coded value"),
+        ("conftest.py", 'os.environ["DBT_ENV_SECRET_X"]' + ' = "hunter2"', "Hard-coded value"),
     ],
 )
-def test_secret_scan_finds(path, line, what):
-    findings = check_secrets.scan_text(f"# line 1\n{line}\n", path)
-    assert [(f.path, f.line) for f in findings] == [(path, 2)]
-    assert what in findings[0].what
-    assert "hunter2" not in str(findings[0]) and FAKE_AWS_SECRET not in str(findings[0])
+def test_secret_scan_finds(tmp_path, path, line, what):
+    findings = scan(tmp_path, path, f"# line 1\n{line}\n")
+    assert [number for number, _ in findings] == [2], findings
+    assert what in findings[0][1]
 
 
 @pytest.mark.parametrize(
@@ -155,37 +180,27 @@ def test_secret_scan_finds(path, line, what):
         ("Makefile", "export DBT_ENV_SECRET_SNOWFLAKE_PASSWORD ?= $(shell cat .password)"),
         ("README.md", "export DBT_ENV_SECRET_SNOWFLAKE_PASSWORD=..."),
         ("check.py", '"DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "password (masked by dbt)",'),
-        ("conftest.py", f'KEY = "{FAKE_AWS_KEY_ID}"  # secret-scan: allow'),
+        ("conftest.py", f'KEY = "{FAKE_AWS_KEY_ID}"  # pragma: allowlist secret'),
         ("models/x.yml", "        description: The password: never stored here."),
     ],
 )
-def test_secret_scan_allows(path, line):
-    assert check_secrets.scan_text(line + "\n", path) == []
-
-
-def test_secret_scan_cli(tmp_path):
-    leak = tmp_path / "leak.txt"
-    leak.write_text(f"ok\nkey = {FAKE_AWS_KEY_ID}\n", encoding="utf-8")
-    binary = tmp_path / "blob.bin"
-    binary.write_bytes(b"\0\1" + FAKE_AWS_KEY_ID.encode())
-    script = str(ROOT / "scripts" / "check_secrets.py")
-
-    found = run([PYTHON, script, str(leak), str(binary)], tmp_path, clean_env())
-    assert found.returncode == 1
-    assert found.stdout.splitlines() == [f"{leak}:2: AWS access key id (AKIA...)"]
-    assert FAKE_AWS_KEY_ID not in found.stdout + found.stderr
-    assert run([PYTHON, script, str(binary)], tmp_path, clean_env()).returncode == 0
+def test_secret_scan_allows(tmp_path, path, line):
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    assert scan(tmp_path, path, line + "\n") == []
 
 
 def test_pre_commit_hook_blocks_a_leaked_key(tmp_path):
-    repo = make_repo(tmp_path / "repo", [".pre-commit-config.yaml", "ruff.toml", "scripts/check_secrets.py"])
-    (repo / "deploy.env").write_text(f"AWS_ACCESS_KEY_ID={FAKE_AWS_KEY_ID}\n", encoding="utf-8")
-    (repo / "fixture.env").write_text(f"AWS_ACCESS_KEY_ID={FAKE_AWS_KEY_ID}  # secret-scan: allow\n", encoding="utf-8")
+    files = [".pre-commit-config.yaml", "ruff.toml", ".secrets.baseline", "scripts/secrets_plugin.py"]
+    repo = make_repo(tmp_path / "repo", files)
+    (repo / "deploy.env").write_text(f"ok\nAWS_ACCESS_KEY_ID={FAKE_AWS_KEY_ID}\n", encoding="utf-8")
+    (repo / "fixture.env").write_text(f"AWS_ACCESS_KEY_ID={FAKE_AWS_KEY_ID}  # pragma: allowlist secret\n")
+    (repo / "blob.bin").write_bytes(b"\0\1" + FAKE_AWS_KEY_ID.encode())
     run(["git", "add", "-A"], repo, clean_env()).check_returncode()
 
     result = pre_commit(repo, "secret-scan", "--all-files", home=tmp_path / "pre-commit-home")
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    assert "deploy.env:1: AWS access key id" in output
-    assert "fixture.env" not in output
+    found = re.findall(r"Secret Type: (.*)\nLocation: +(\S+)", output)
+    assert found == [("AWS Access Key", "deploy.env:2")], output
+    assert FAKE_AWS_KEY_ID not in output

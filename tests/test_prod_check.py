@@ -2,7 +2,7 @@
 
 import subprocess
 
-from scripts import prod_check
+from scripts.tools import prod_check
 from tests.dbt_runner import ROOT
 
 

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 import sqlglot
 
-from scripts import prod_smoke, s3_local
+from scripts.landing import s3_local
+from scripts.tools import prod_smoke
 from tests.dbt_runner import ROOT
 from tests.snowflake_helpers import EMULATOR_PYTHON, free_port, snowflake_connect, start_emulator, stop_emulator
 
@@ -36,6 +37,8 @@ def test_prod_smoke_sql_is_snowflake_sql():
         prod_smoke.database_name("my-smoke; drop database prod")
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_prod_smoke_runs_on_the_emulator_and_leaves_nothing(moto_server, tmp_path):
     if not EMULATOR_PYTHON.is_file():
         pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")

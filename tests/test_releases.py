@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scripts import validate
+from scripts import contract
 from tests.dbt_runner import ROOT, run_dbt, user_shell_env
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -29,6 +29,8 @@ from tests.snowflake_helpers import (
     start_emulator,
     stop_emulator,
 )
+
+pytestmark = pytest.mark.dbt
 
 FIXTURE = ROOT / "tests" / "fixtures" / "releases" / "ml-latest-small"
 BUCKET = "release-test"
@@ -110,7 +112,7 @@ def duck(make_dev):
 
 def test_every_empty_tag_is_listed_as_rejected_with_its_line_and_text(duck, make_dev):
     expected = [
-        (line, text, validate.EMPTY_TAG) for line, row, text in tag_rows(make_dev["folder"]) if not row[2].strip(" ")
+        (line, text, contract.EMPTY_TAG) for line, row, text in tag_rows(make_dev["folder"]) if not row[2].strip(" ")
     ]
     assert len(expected) == 4
     listed = duck.sql(
@@ -180,12 +182,14 @@ def emulator_build(make_dev, moto_server, tmp_path_factory) -> dict:
     return {"load": load, "build": build, "tables": tables}
 
 
+@pytest.mark.emulator
 def test_the_emulator_loads_and_builds_the_release_with_every_test_passing(emulator_build):
     assert emulator_build["load"].returncode == 0, emulator_build["load"].stdout[-3000:]
     build = emulator_build["build"]
     assert build.returncode == 0, build.stdout[-4000:]
 
 
+@pytest.mark.emulator
 @pytest.mark.parametrize(("schema", "model"), MART_MODELS, ids=[f"{s}.{m}" for s, m in MART_MODELS])
 def test_the_emulator_holds_the_same_values_as_duckdb(emulator_build, duck, schema, model):
     relation = f"{schema}.{model}"
@@ -200,6 +204,7 @@ def test_the_emulator_holds_the_same_values_as_duckdb(emulator_build, duck, sche
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.emulator
 def test_the_emulator_snapshot_holds_the_same_current_tags(emulator_build, duck):
     columns, rows = emulator_build["tables"]["snapshots.snap_tags"]
     current = sorted(row[columns.index("tag_id")] for row in rows if row[columns.index("dbt_valid_to")] is None)

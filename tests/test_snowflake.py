@@ -1,4 +1,4 @@
-"""The Snowflake (prod) path, offline, on the Snowflake emulator (fakesnow, scripts/snowflake_emulator.py).
+"""The Snowflake (prod) path, offline, on the Snowflake emulator (fakesnow, scripts/emulator/snowflake_emulator.py).
 
 A tiny generated dataset lands in the local S3 server (moto). Then:
 
@@ -18,7 +18,6 @@ import datetime as dt
 import decimal
 import json
 import re
-import shutil
 import warnings
 from pathlib import Path
 
@@ -26,9 +25,9 @@ import duckdb
 import pytest
 import snowflake.connector
 
-from scripts import generate_movielens as gen
-from scripts import s3_local, upload
-from tests.dbt_runner import ROOT, dbt_env, httpfs_extension, run_dbt
+from scripts.dataset import generate as gen
+from scripts.landing import s3_local, upload
+from tests.dbt_runner import ROOT, copy_project, dbt_env, httpfs_extension, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
     compare_tables,
@@ -174,6 +173,8 @@ def sf_compiled(raw_loads, emulator, moto_server, sf_workdir) -> Path:
     return sf_workdir / "target-compile"
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_every_compiled_node_is_snowflake_sql(sf_compiled):
     compiled = list((sf_compiled / "compiled").rglob("*.sql"))
     assert len(compiled) > 100, f"only {len(compiled)} compiled files under {sf_compiled}"
@@ -208,20 +209,8 @@ def test_the_dialect_check_accepts_the_snowflake_macros_output():
     assert sql_problems(sql) == []
 
 
-def copy_project(dest: Path) -> Path:
-    """The dbt project's files (not the Python tests, data or venvs) copied to dest."""
-    dest.mkdir(parents=True)
-    shutil.copy2(ROOT / "dbt_project.yml", dest / "dbt_project.yml")
-    for name in ("models", "macros", "seeds", "snapshots", "analyses", "profiles"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, dest / name)
-    (dest / "tests").mkdir()
-    for pattern in ("*.sql", "*.yml"):
-        for path in (ROOT / "tests").glob(pattern):
-            shutil.copy2(path, dest / "tests" / path.name)
-    return dest
-
-
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_the_dialect_check_catches_a_duckdb_only_model(raw_loads, emulator, moto_server, tmp_path):
     project = copy_project(tmp_path / "project")
     analytics = project / "models" / "marts" / "analytics"
@@ -248,6 +237,8 @@ def test_the_dialect_check_catches_a_duckdb_only_model(raw_loads, emulator, moto
 # --- b. the whole Snowflake path on the emulator -------------------------------------------------
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_raw_load_loads_every_generated_row_with_its_s3_url(raw_loads):
     counts = gen.row_counts(SCALE)
     # The validator lists the generated empty tags in the batch's rejects file.
@@ -263,6 +254,8 @@ def test_raw_load_loads_every_generated_row_with_its_s3_url(raw_loads):
         assert raw_loads["first"][table] == (1, counts[file]), f"load_raw log for {table}"
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_raw_filenames_are_the_ones_duckdb_reads(raw_loads, duck_build, moto_server):
     """DuckDB's raw views (read_csv over S3, filename = true) name the same files as Snowflake's COPY."""
     con = duckdb.connect(str(duck_build), read_only=True)
@@ -279,12 +272,16 @@ def test_raw_filenames_are_the_ones_duckdb_reads(raw_loads, duck_build, moto_ser
         con.close()
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_a_second_raw_load_loads_nothing(raw_loads):
     assert raw_loads["after_second"] == raw_loads["after_first"]
     assert set(raw_loads["second"]) == set(RAW_TABLES), raw_loads["second"]
     assert all(logged == (0, 0) for logged in raw_loads["second"].values()), raw_loads["second"]
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_seed_and_build_pass_on_the_emulator(sf_build):
     seed, seed_failures = sf_build["seed"]
     assert seed.returncode == 0, "dbt seed failed:\n" + "\n".join(seed_failures or [seed.stdout[-3000:]])
@@ -297,6 +294,8 @@ def test_seed_and_build_pass_on_the_emulator(sf_build):
     assert {"model", "seed", "snapshot", "test", "unit_test"} <= kinds, kinds
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_incremental_rebuild_leaves_fct_ratings_unchanged(sf_build):
     build, failures = sf_build["second"]
     assert build.returncode == 0 and not failures, "second dbt build failed on the emulator:\n" + "\n".join(
@@ -309,6 +308,8 @@ def test_incremental_rebuild_leaves_fct_ratings_unchanged(sf_build):
     assert sf_build["fct_after"] == sf_build["fct_before"]
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_built_sql_is_snowflake_sql(sf_build):
     """The build's compiled SQL adds what `dbt compile` leaves out: unit tests, the incremental
     branch of fct_ratings and the snapshots' SQL as run."""
@@ -334,6 +335,8 @@ def test_the_comparison_names_the_differing_column():
     assert any("1 on b" in p for p in problems) and any("only on a: ['at']" in p for p in problems), problems
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_both_warehouses_hold_the_same_mart_tables(sf_build, duck_build, emulator):
     expected = set(MART_MODELS)
     _, rows, _ = snowflake_fetch(
@@ -357,6 +360,8 @@ def test_both_warehouses_hold_the_same_mart_tables(sf_build, duck_build, emulato
 ARRAY_TYPES = ("ARRAY", "OBJECT", "VARIANT")
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 @pytest.mark.parametrize(("schema", "model"), MART_MODELS, ids=[f"{s}.{m}" for s, m in MART_MODELS])
 def test_emulator_and_duckdb_hold_the_same_data(sf_build, duck_build, emulator, schema, model):
     relation = f"{schema}.{model}"

@@ -2,7 +2,7 @@
 
 Each test lands a few hostile bytes in a file:// stage of the emulator and loads them with COPY, with
 Snowflake's defaults and with the options the project sets (macros/snowflake/raw_load.sql). Each
-behaviour is cited from Snowflake's documentation beside its code in scripts/snowflake_emulator.py:
+behaviour is cited from Snowflake's documentation beside its code in scripts/emulator/snowflake_emulator.py:
 
 - a transforming COPY (`select t.$1 ... from @stage`) ignores ERROR_ON_COLUMN_COUNT_MISMATCH: $n past
   a record's last field is NULL ("Transforming data during a load");
@@ -24,6 +24,8 @@ import snowflake.connector
 
 from tests.dbt_runner import ROOT
 from tests.snowflake_helpers import EMULATOR_PYTHON, free_port, snowflake_connect, start_emulator, stop_emulator
+
+pytestmark = pytest.mark.emulator
 
 
 def _project_format() -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scripts import deliver as delivery
-from scripts import generate_movielens as gen
-from scripts import s3_local, upload
+from scripts.dataset import deliver as delivery
+from scripts.dataset import generate as gen
+from scripts.landing import s3_local, upload
 from tests.dbt_runner import dbt_env, run_dbt
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -27,6 +27,8 @@ from tests.snowflake_helpers import (
     stop_emulator,
     table_checksums,
 )
+
+pytestmark = [pytest.mark.dbt, pytest.mark.emulator]
 
 BUCKET = "snowflake-deliveries"
 RAW_ROOT = f"s3://{BUCKET}/movielens/raw"

@@ -28,8 +28,9 @@ import pytest
 import sqlglot
 import yaml
 
-from scripts import generate_movielens as gen
-from scripts import prod_check, s3_local, upload
+from scripts.dataset import generate as gen
+from scripts.landing import s3_local, upload
+from scripts.tools import prod_check
 from tests import snowflake_privileges as privileges
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
@@ -150,6 +151,8 @@ def emulator_session() -> privileges.Session:
     return privileges.Session("ANALYTICS", "MOVIELENS", SETUP_ENV["SNOWFLAKE_WAREHOUSE"], rename=RENAME)
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_every_kind_of_statement_was_captured(prod_run):
     kinds = {
         privileges.required(s, emulator_session())[0]
@@ -179,11 +182,15 @@ def privilege_check(prod_run) -> tuple[list[str], list[str]]:
     return privileges.check(prod_run["statements"], prod_setup(prod_run["setup_sql"]), emulator_session())
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_every_statement_of_make_prod_is_granted_by_make_prod_setup(privilege_check):
     missing, _ = privilege_check
     assert not missing, "grants `make prod` needs and `make prod-setup` does not give:\n" + "\n".join(missing)
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_make_prod_setup_grants_nothing_make_prod_does_not_need(privilege_check):
     _, unused = privilege_check
     assert not unused, "\n".join(unused)
@@ -230,6 +237,8 @@ def test_the_privilege_check_names_the_statement_and_the_missing_or_unused_grant
 # --- b. drift: a changed stage URL reaches the account ---------------------------------------------
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_a_changed_stage_url_reaches_the_stage(prod_run):
     """The first load's stage points elsewhere (nothing there); the second load's URL must replace it."""
     assert "load_raw: done, 0 new file(s), 0 row(s)" in prod_run["first"]
@@ -240,6 +249,8 @@ def test_a_changed_stage_url_reaches_the_stage(prod_run):
 # --- c. durability -------------------------------------------------------------------------------
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_snapshots_and_raw_tables_are_permanent(prod_run):
     created = {}
     for raw in prod_run["statements"]:
@@ -263,6 +274,8 @@ def loaded_at_expression(statements: list[str]) -> str:
     return select.expressions[-1].sql(dialect="snowflake")
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 @pytest.mark.parametrize("time_zone", ["America/Los_Angeles", "UTC", "Asia/Kolkata"])
 def test_loaded_at_is_utc_whatever_the_session_time_zone(prod_run, time_zone):
     """The COPY's loaded_at expression, run (as DuckDB SQL) in a session with another TIMEZONE:
@@ -276,6 +289,8 @@ def test_loaded_at_is_utc_whatever_the_session_time_zone(prod_run, time_zone):
     assert abs((value - now).total_seconds()) < 300, f"{expression} gives {value} in {time_zone}; UTC is {now}"
 
 
+@pytest.mark.dbt
+@pytest.mark.emulator
 def test_loaded_at_on_the_emulator_is_utc(prod_run):
     _, first, last = prod_run["loaded"]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -311,6 +326,7 @@ def test_contract_types_do_not_depend_on_account_parameters():
     assert not bad, "contract types resolved through TIMESTAMP_TYPE_MAPPING on Snowflake:\n" + "\n".join(bad)
 
 
+@pytest.mark.dbt
 def test_stage_keys_stop_the_raw_load_in_one_line_without_the_secret(tmp_path):
     """The removed key-based fallback: one line naming the fix, and the secret nowhere."""
     secret = "wJalrXUtnFEMI-not-a-real-secret-42"

@@ -1,6 +1,6 @@
-"""Landing raw files: scripts/upload.py against moto on 127.0.0.1, a local folder,
-DuckDB reading the landed files over S3, scripts/s3_local.py and
-scripts/download_movielens.py (offline parts, served from 127.0.0.1)."""
+"""Landing raw files: scripts/landing/upload.py against moto on 127.0.0.1, a local folder,
+DuckDB reading the landed files over S3, scripts/landing/s3_local.py and
+scripts/dataset/download.py (offline parts, served from 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ import duckdb
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from scripts import download_movielens, s3_local, upload
+from scripts.cli import run
+from scripts.common import httpfs_extension
+from scripts.dataset import download as download_movielens
+from scripts.landing import s3_local, upload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "movielens/raw"
@@ -46,10 +49,10 @@ def make_src(folder: Path, **overrides: str) -> Path:
     return folder
 
 
-def run_cli(module: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run `python -m <module>` as a user would, in the test's environment."""
+def run_cli(command: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `python -m scripts <command>` as a user would, in the test's environment."""
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, "-m", "scripts", command, *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -174,8 +177,8 @@ def test_changed_file_in_existing_batch_is_refused(s3_bucket, tmp_path):
 def test_cli_prints_a_summary_and_progress(s3_bucket, tmp_path):
     src = make_src(tmp_path / "sf")
 
-    first = run_cli("scripts.upload", "--src", str(src))
-    second = run_cli("scripts.upload", "--src", str(src))
+    first = run_cli("upload", "--src", str(src))
+    second = run_cli("upload", "--src", str(src))
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == (f"uploaded 6, skipped 0 (already there) -> s3://{s3_bucket}/{PREFIX} batch=0000")
@@ -188,7 +191,7 @@ def test_cli_missing_source_file_names_it(s3_bucket, tmp_path):
     src = make_src(tmp_path / "sf")
     (src / "genome-scores.csv").unlink()
 
-    result = run_cli("scripts.upload", "--src", str(src))
+    result = run_cli("upload", "--src", str(src))
 
     assert_one_line_error(result, "genome-scores.csv", "--tables")
     assert keys_of(upload.s3_client(), s3_bucket) == {}
@@ -198,7 +201,7 @@ def test_cli_missing_bucket(s3_env, tmp_path, monkeypatch):
     monkeypatch.setenv("S3_BUCKET", "no-such-bucket")
     src = make_src(tmp_path / "sf")
 
-    result = run_cli("scripts.upload", "--src", str(src))
+    result = run_cli("upload", "--src", str(src))
 
     line = assert_one_line_error(result, "'no-such-bucket' does not exist", "S3_BUCKET")
     assert "make s3" in line
@@ -210,7 +213,7 @@ def test_cli_unreachable_endpoint_fails_fast(s3_bucket, tmp_path, monkeypatch, u
     src = make_src(tmp_path / "sf")
 
     started = time.monotonic()
-    result = run_cli("scripts.upload", "--src", str(src), timeout=30)
+    result = run_cli("upload", "--src", str(src), timeout=30)
 
     assert time.monotonic() - started < 20
     assert_one_line_error(result, f"S3_ENDPOINT_URL={endpoint}")
@@ -220,7 +223,7 @@ def test_cli_malformed_endpoint(s3_bucket, tmp_path, monkeypatch):
     monkeypatch.setenv("S3_ENDPOINT_URL", "127.0.0.1:5555")
     src = make_src(tmp_path / "sf")
 
-    result = run_cli("scripts.upload", "--src", str(src))
+    result = run_cli("upload", "--src", str(src))
 
     assert_one_line_error(result, "S3_ENDPOINT_URL='127.0.0.1:5555'", "http://")
 
@@ -249,7 +252,7 @@ def test_cli_rejected_credentials(moto_iam_server, s3_env, tmp_path, monkeypatch
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     src = make_src(tmp_path / "sf")
 
-    result = run_cli("scripts.upload", "--src", str(src))
+    result = run_cli("upload", "--src", str(src))
 
     assert_one_line_error(result, *needles)
 
@@ -308,7 +311,7 @@ def test_cli_local_dest(tmp_path):
     src = make_src(tmp_path / "sf")
     landing = tmp_path / "landing"
 
-    result = run_cli("scripts.upload", "--src", str(src), "--dest", str(landing))
+    result = run_cli("upload", "--src", str(src), "--dest", str(landing))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("uploaded 6, skipped 0")
@@ -316,15 +319,6 @@ def test_cli_local_dest(tmp_path):
 
 
 # --- DuckDB reads the landing zone over S3 --------------------------------------------
-
-
-def httpfs_extension() -> Path:
-    import duckdb_extension_httpfs
-
-    package = Path(duckdb_extension_httpfs.__file__).parent
-    found = sorted(package.glob(f"extensions/v{duckdb.__version__}/httpfs.duckdb_extension"))
-    assert found, f"no httpfs extension for duckdb {duckdb.__version__} in {package}"
-    return found[0]
 
 
 def test_duckdb_reads_the_landed_csv_over_s3(s3_bucket, s3_env, tmp_path):
@@ -350,21 +344,21 @@ def test_duckdb_reads_the_landed_csv_over_s3(s3_bucket, s3_env, tmp_path):
     ]
 
 
-# --- scripts/s3_local.py --------------------------------------------------------------
+# --- scripts/landing/s3_local.py --------------------------------------------------------------
 
 
 def test_s3_local_start_is_idempotent_and_stop_stops(tmp_path, unused_port, capsys):
     port, state = str(unused_port), str(tmp_path / "s3")
     try:
-        assert s3_local.main(["start", "--port", port, "--state-dir", state]) == 0
+        assert run("s3", "start", "--port", port, "--state-dir", state) == 0
         assert "started" in capsys.readouterr().out
-        assert s3_local.main(["start", "--port", port, "--state-dir", state]) == 0
+        assert run("s3", "start", "--port", port, "--state-dir", state) == 0
         assert "already running" in capsys.readouterr().out
-        assert s3_local.main(["status", "--port", port, "--state-dir", state]) == 0
+        assert run("s3", "status", "--port", port, "--state-dir", state) == 0
     finally:
-        assert s3_local.main(["stop", "--port", port, "--state-dir", state]) == 0
+        assert run("s3", "stop", "--port", port, "--state-dir", state) == 0
     assert "its objects stay in" in capsys.readouterr().out
-    assert s3_local.main(["status", "--port", port, "--state-dir", state]) == 1
+    assert run("s3", "status", "--port", port, "--state-dir", state) == 1
     assert not (tmp_path / "s3" / f"moto-{port}.pid").exists()
 
 
@@ -389,7 +383,7 @@ def test_s3_local_restart_restores_every_object_as_it_was(tmp_path, unused_port)
         for key in keys:
             keys[key] = client.head_object(Bucket="durable", Key=key)
         assert s3_local.stop_server(unused_port, state) is not None
-        assert s3_local.probe(unused_port) is None
+        assert s3_local.whois(unused_port) is None  # nothing answers
         s3_local.start_server(unused_port, state)
         listed = client.list_objects_v2(Bucket="durable")["Contents"]
         assert sorted(item["Key"] for item in listed) == sorted(keys)
@@ -408,11 +402,11 @@ def test_s3_local_refuses_a_port_held_by_another_checkout(tmp_path, unused_port,
     try:
         s3_local.start_server(unused_port, theirs)
         port = str(unused_port)
-        assert s3_local.main(["start", "--port", port, "--state-dir", str(ours)]) == 1
+        assert run("s3", "start", "--port", port, "--state-dir", str(ours)) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"port {port} is held by the local S3 server of another checkout" in err[0]
         assert str(tmp_path / "theirs") in err[0] and "S3_LOCAL_PORT" in err[0]
-        assert s3_local.main(["stop", "--port", port, "--state-dir", str(ours)]) == 0
+        assert run("s3", "stop", "--port", port, "--state-dir", str(ours)) == 0
         assert "no local S3 server of this checkout" in capsys.readouterr().out
         assert s3_local.whois(unused_port)["state_dir"] == str(theirs)  # still running
     finally:
@@ -422,15 +416,15 @@ def test_s3_local_refuses_a_port_held_by_another_checkout(tmp_path, unused_port,
 def test_s3_local_ensure_bucket_creates_then_finds(s3_env, monkeypatch, capsys):
     monkeypatch.setenv("S3_BUCKET", "ensure-me")
 
-    assert s3_local.main(["ensure-bucket"]) == 0
-    assert s3_local.main(["ensure-bucket"]) == 0
+    assert run("s3", "ensure-bucket") == 0
+    assert run("s3", "ensure-bucket") == 0
 
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("created bucket ensure-me")
     assert out[1].startswith("bucket ensure-me exists")
 
 
-# --- scripts/download_movielens.py (offline: served from 127.0.0.1) -------------------
+# --- scripts/dataset/download.py (offline: served from 127.0.0.1) -------------------
 
 
 def make_movielens_zip(path: Path) -> bytes:
@@ -480,7 +474,7 @@ def test_download_verifies_unzips_and_then_skips(file_server, tmp_path, capsys):
     dest = tmp_path / "data"
     args = ["--out", str(dest), "--url", f"{base}/ml-20m.zip"]
 
-    assert download_movielens.main(args) == 0
+    assert run("download", *args) == 0
 
     folder = dest / "ml-20m"
     assert download_movielens.have_all_files(folder)
@@ -489,7 +483,7 @@ def test_download_verifies_unzips_and_then_skips(file_server, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "ml-20m.zip" in captured.err and "(100%)" in captured.err
     (www / "ml-20m.zip").unlink()  # a second run must not need the network
-    assert download_movielens.main(args) == 0
+    assert run("download", *args) == 0
     assert "already there" in capsys.readouterr().out
 
 
@@ -499,7 +493,7 @@ def test_download_with_wrong_md5_is_deleted(file_server, tmp_path, capsys):
     (www / "ml-20m.zip.md5").write_text(f"MD5 (ml-20m.zip) = {'0' * 32}\n")
     dest = tmp_path / "data"
 
-    assert download_movielens.main(["--dest", str(dest), "--url", f"{base}/ml-20m.zip"]) == 1
+    assert run("download", "--dest", str(dest), "--url", f"{base}/ml-20m.zip") == 1
 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and err[-1].startswith("error:") and "MD5" in err[-1]
@@ -510,6 +504,6 @@ def test_download_with_wrong_md5_is_deleted(file_server, tmp_path, capsys):
 def test_download_unreachable_url_is_one_line(tmp_path, unused_port):
     url = f"http://127.0.0.1:{unused_port}/ml-20m.zip"
 
-    result = run_cli("scripts.download_movielens", "--out", str(tmp_path), "--url", url)
+    result = run_cli("download", "--out", str(tmp_path), "--url", url)
 
     assert_one_line_error(result, url, "internet")

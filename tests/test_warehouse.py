@@ -14,9 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from scripts import generate_movielens as gen
-from scripts import s3_local, upload
+from scripts.dataset import generate as gen
+from scripts.landing import s3_local, upload
 from tests.dbt_runner import dbt_env, httpfs_extension, run_dbt
+
+pytestmark = pytest.mark.dbt
 
 SCALE = 0.001
 SEED = 7

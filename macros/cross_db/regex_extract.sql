@@ -8,10 +8,14 @@
     {{ return(adapter.dispatch('regex_extract')(column, pattern, group)) }}
 {%- endmacro %}
 
-{% macro default__regex_extract(column, pattern, group) -%}
+{% macro duckdb__regex_extract(column, pattern, group) -%}
     nullif(regexp_extract({{ column }}, '{{ pattern }}', {{ group }}), '')
 {%- endmacro %}
 
 {% macro snowflake__regex_extract(column, pattern, group) -%}
     regexp_substr({{ column }}, '{{ pattern }}', 1, 1, 'e', {{ group }})
+{%- endmacro %}
+
+{% macro default__regex_extract(column, pattern, group) -%}
+    {{ unsupported_adapter('regex_extract') }}
 {%- endmacro %}

@@ -3,7 +3,7 @@
     {{ return(adapter.dispatch('split_to_list')(column, delimiter)) }}
 {%- endmacro %}
 
-{% macro default__split_to_list(column, delimiter) -%}
+{% macro duckdb__split_to_list(column, delimiter) -%}
     case
         when coalesce({{ column }}, '') = '' then cast([] as varchar[])
         else string_split({{ column }}, '{{ delimiter }}')
@@ -17,15 +17,23 @@
     end
 {%- endmacro %}
 
+{% macro default__split_to_list(column, delimiter) -%}
+    {{ unsupported_adapter('split_to_list') }}
+{%- endmacro %}
+
 {#- Number of elements in a list. -#}
 {% macro list_size(column) -%}
     {{ return(adapter.dispatch('list_size')(column)) }}
 {%- endmacro %}
 
-{% macro default__list_size(column) -%}
+{% macro duckdb__list_size(column) -%}
     len({{ column }})
 {%- endmacro %}
 
 {% macro snowflake__list_size(column) -%}
     array_size({{ column }})
+{%- endmacro %}
+
+{% macro default__list_size(column) -%}
+    {{ unsupported_adapter('list_size') }}
 {%- endmacro %}

@@ -7,10 +7,14 @@
     {{ return(adapter.dispatch('try_cast_text')(column, type)) }}
 {%- endmacro %}
 
-{% macro default__try_cast_text(column, type) -%}
+{% macro duckdb__try_cast_text(column, type) -%}
     try_cast({{ column }} as {{ type }})
 {%- endmacro %}
 
 {% macro snowflake__try_cast_text(column, type) -%}
     try_cast(cast({{ column }} as varchar) as {{ type }})
+{%- endmacro %}
+
+{% macro default__try_cast_text(column, type) -%}
+    {{ unsupported_adapter('try_cast_text') }}
 {%- endmacro %}

@@ -7,10 +7,14 @@
     {{ return(adapter.dispatch('unnest_list')(column, alias)) }}
 {%- endmacro %}
 
-{% macro default__unnest_list(column, alias) -%}
+{% macro duckdb__unnest_list(column, alias) -%}
     unnest({{ column }}) as {{ alias }} (value)
 {%- endmacro %}
 
 {% macro snowflake__unnest_list(column, alias) -%}
     lateral flatten(input => {{ column }}) as {{ alias }}
+{%- endmacro %}
+
+{% macro default__unnest_list(column, alias) -%}
+    {{ unsupported_adapter('unnest_list') }}
 {%- endmacro %}

@@ -8,6 +8,10 @@
     {{ return(adapter.dispatch('raw_loaded_at_query')()) }}
 {%- endmacro %}
 
+{% macro default__raw_loaded_at_query() -%}
+    {{ unsupported_adapter('raw_loaded_at_query') }}
+{%- endmacro %}
+
 {% macro duckdb__raw_loaded_at_query() -%}
     {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing') | replace("'", "''") -%}
     select max(last_modified) from read_blob('{{ raw_root }}/{{ this.identifier }}/*/*.csv')

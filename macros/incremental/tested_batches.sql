@@ -78,6 +78,10 @@
     {{ return(adapter.dispatch('landed_files_since')(table, batch)) }}
 {%- endmacro %}
 
+{% macro default__landed_files_since(table, batch) -%}
+    {{ unsupported_adapter('landed_files_since') }}
+{%- endmacro %}
+
 {% macro duckdb__landed_files_since(table, batch) -%}
     {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing') | replace("'", "''") -%}
     {%- set query -%}

@@ -26,8 +26,12 @@
     {{ return(adapter.dispatch('landing_zone_guard')()) }}
 {%- endmacro %}
 
-{% macro default__landing_zone_guard() -%}
+{% macro snowflake__landing_zone_guard() -%}
     select 1
+{%- endmacro %}
+
+{% macro default__landing_zone_guard() -%}
+    {{ unsupported_adapter('landing_zone_guard') }}
 {%- endmacro %}
 
 {% macro duckdb__landing_zone_guard() -%}

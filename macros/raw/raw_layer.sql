@@ -5,7 +5,7 @@
     (`<raw_root>/<table>/batch=<NNNN>/*.csv`, s3:// through httpfs or a local folder), every column
     read as text with the file name kept. The CSV dialect is fixed (comma, double quotes, header
     line) and parsing is strict: a malformed row stops the build instead of being guessed at.
-    Header names are not read here (columns are taken in file order); scripts/validate.py checks
+    Header names are not read here (columns are taken in file order); scripts/landing/validate.py checks
     every header before a file lands. Views re-list the files on every query, so a new
     delivery is seen without re-creating them. Run as an on-run-start hook. A required table
     with no file at all stops the run with one message naming the folder; an optional one
@@ -19,8 +19,12 @@
     {{ return(adapter.dispatch('raw_layer')()) }}
 {%- endmacro %}
 
-{% macro default__raw_layer() -%}
+{% macro snowflake__raw_layer() -%}
     select 1
+{%- endmacro %}
+
+{% macro default__raw_layer() -%}
+    {{ unsupported_adapter('raw_layer') }}
 {%- endmacro %}
 
 {% macro duckdb__raw_layer() -%}

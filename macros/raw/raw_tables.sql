@@ -17,7 +17,7 @@
 {% endmacro %}
 
 {#- Tables a landing zone may lack entirely: tag_removals only comes with later deliveries,
-    rejected_rows (written by scripts/validate.py) only with a delivery that has rejected rows,
+    rejected_rows (written by scripts/landing/validate.py) only with a delivery that has rejected rows,
     the genome files only with a release that has them (ml-latest-small has none: the genome
     tables and marts are then empty). -#}
 {% macro optional_raw_tables() %}

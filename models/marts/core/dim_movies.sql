@@ -29,7 +29,7 @@ joined as (
         release_dates.release_date
     from movies
     left join links
-        -- A link delivered before its movie was rejected (scripts/validate.py): not joined.
+        -- A link delivered before its movie was rejected (scripts/landing/validate.py): not joined.
         on
             movies.movie_id = links.movie_id
             and movies.first_batch_id <= links.batch_id

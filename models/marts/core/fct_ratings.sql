@@ -44,7 +44,7 @@ movies as (
 ),
 
 valid as (
-    -- The rule of scripts/validate.py, which lists the rows it leaves out (fct_rejected_rows):
+    -- The validator's rule (macros/contract/raw_value_rules.sql); it lists the rows it leaves out (fct_rejected_rows):
     -- ids positive 32-bit integers, a listed rating, whole epoch seconds (staging keeps only
     -- values written plainly: anything else is null), a movie delivered in this batch or an
     -- earlier one. A second row for a (user, movie) in one file loses in `winners`, as the
@@ -56,8 +56,8 @@ valid as (
             ratings.movie_id = movies.movie_id
             and ratings.batch_id >= movies.first_batch_id
     where
-        ratings.user_id between 1 and 2147483647
-        and ratings.movie_id between 1 and 2147483647
+        {{ is_valid_id('ratings.user_id') }}
+        and {{ is_valid_id('ratings.movie_id') }}
         and ratings.rating is not null
         and ratings.rated_at is not null
 ),

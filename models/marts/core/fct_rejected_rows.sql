@@ -1,6 +1,6 @@
 {#-
     The rejects relation: one row per delivered row the warehouse leaves out, with the file, the
-    line, the row as delivered and the reason. scripts/validate.py writes them when a delivery
+    line, the row as delivered and the reason. scripts/landing/validate.py writes them when a delivery
     lands (rejected_rows/batch=NNNN/rejected-rows.csv); fct_ratings leaves out the same rows by
     the same rule, so for every delivered file: rows in the file = rows loaded + rows here
     (tests/assert_every_raw_rating_is_valid.sql checks it on every build).

@@ -14,7 +14,7 @@ movies as (
 ),
 
 tags as (
-    -- The rule of scripts/validate.py, which lists the rows left out here (fct_rejected_rows):
+    -- The validator's rule (macros/contract/raw_value_rules.sql); it lists the rows left out here (fct_rejected_rows):
     -- ids positive 32-bit integers, a tag that is not empty, whole epoch seconds (staging keeps
     -- only values written plainly: anything else is null), a movie delivered in this batch or an
     -- earlier one.
@@ -25,8 +25,8 @@ tags as (
             staged_tags.movie_id = movies.movie_id
             and staged_tags.batch_id >= movies.first_batch_id
     where
-        staged_tags.user_id between 1 and 2147483647
-        and staged_tags.movie_id between 1 and 2147483647
+        {{ is_valid_id('staged_tags.user_id') }}
+        and {{ is_valid_id('staged_tags.movie_id') }}
         and staged_tags.tag is not null
         and staged_tags.tagged_at is not null
 ),
@@ -40,8 +40,8 @@ removals as (
             staged_removals.movie_id = movies.movie_id
             and staged_removals.batch_id >= movies.first_batch_id
     where
-        staged_removals.user_id between 1 and 2147483647
-        and staged_removals.movie_id between 1 and 2147483647
+        {{ is_valid_id('staged_removals.user_id') }}
+        and {{ is_valid_id('staged_removals.movie_id') }}
         and staged_removals.tag is not null
         and staged_removals.removed_at is not null
 ),

@@ -1,6 +1,6 @@
 {#-
     IMDb and TMDB ids per movie, from the latest delivery that carries the movie. A row whose
-    values are not valid by the rule of scripts/validate.py (a movie id not written plainly, an
+    values are not valid by the validator's rules (a movie id not written plainly, an
     imdbId that is not 1 to 7 digits, a tmdbId that is not a whole number) is left out here, so a
     bad row never hides an earlier good one; the validator lists it in fct_rejected_rows.
     (A link of a movie not yet delivered is left out by dim_movies, which joins on delivery order.)
@@ -31,10 +31,10 @@ valid as (
         batch_id
     from typed
     where
-        cast(movie_id_value as {{ dbt.type_string() }}) = movieid
-        and movie_id_value between 1 and 2147483647
-        and {{ regex_extract('imdbid', '^([0-9]{1,7})$') }} is not null
-        and (tmdbid is null or {{ regex_extract('tmdbid', '^([0-9]+)$') }} is not null)
+        {{ is_written_plainly('movie_id_value', 'movieid') }}
+        and {{ is_valid_id('movie_id_value') }}
+        and {{ is_imdb_id('imdbid') }}
+        and {{ is_tmdb_id('tmdbid') }}
 ),
 
 latest as (

@@ -1,6 +1,3 @@
-{#- The ratings as they may be written (scripts/validate.py RATINGS). -#}
-{%- set ratings = "('0.5', '1', '1.0', '1.5', '2', '2.0', '2.5', '3', '3.0', '3.5', '4', '4.0', '4.5', '5', '5.0')" -%}
-
 with
 
 source as (
@@ -23,20 +20,20 @@ typed as (
 
 {#- A value counts only when it is written plainly, as the number written back: '1.5', '0x10',
     ' 12' or '1e9' give null here instead of being rounded or parsed (try_cast alone would, and
-    differently on each target). The rules of scripts/validate.py, which lists the rows that
+    differently on each target). The rules of macros/contract/raw_value_rules.sql (the validator's), which lists the rows that
     fct_ratings leaves out. #}
 
 renamed as (
     select
-        case when cast(user_id as {{ dbt.type_string() }}) = userid then user_id end as user_id,
-        case when cast(movie_id as {{ dbt.type_string() }}) = movieid then movie_id end as movie_id,
+        case when {{ is_written_plainly('user_id', 'userid') }} then user_id end as user_id,
+        case when {{ is_written_plainly('movie_id', 'movieid') }} then movie_id end as movie_id,
         case
-            when rating in {{ ratings }} then cast(rating as decimal(2, 1))
+            when {{ is_listed_rating('rating') }} then cast(rating as decimal(2, 1))
         end as rating,
         case
             when
-                cast(rated_epoch_value as {{ dbt.type_string() }}) = rated_epoch
-                and rated_epoch_value between 0 and 9999999999
+                {{ is_written_plainly('rated_epoch_value', 'rated_epoch') }}
+                and {{ is_valid_epoch('rated_epoch_value') }}
                 then {{ epoch_to_timestamp('rated_epoch_value') }}
         end as rated_at,
         source_file,

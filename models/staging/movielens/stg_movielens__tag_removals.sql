@@ -16,7 +16,7 @@ typed as (
         source.timestamp as removed_epoch,
         {{ try_cast_text('source.userid', dbt.type_int()) }} as user_id,
         {{ try_cast_text('source.movieid', dbt.type_int()) }} as movie_id,
-        case when trim(source.tag) != '' then trim(source.tag) end as tag,
+        case when {{ is_nonempty_text('source.tag') }} then trim(source.tag) end as tag,
         {{ try_cast_text('source.timestamp', dbt.type_bigint()) }} as removed_epoch_value,
         source.filename as source_file,
         {{ try_cast_text(regex_extract('source.filename', 'batch=([0-9]+)'), dbt.type_int()) }} as batch_id
@@ -25,13 +25,13 @@ typed as (
 
 renamed as (
     select
-        case when cast(user_id as {{ dbt.type_string() }}) = userid then user_id end as user_id,
-        case when cast(movie_id as {{ dbt.type_string() }}) = movieid then movie_id end as movie_id,
+        case when {{ is_written_plainly('user_id', 'userid') }} then user_id end as user_id,
+        case when {{ is_written_plainly('movie_id', 'movieid') }} then movie_id end as movie_id,
         tag,
         case
             when
-                cast(removed_epoch_value as {{ dbt.type_string() }}) = removed_epoch
-                and removed_epoch_value between 0 and 9999999999
+                {{ is_written_plainly('removed_epoch_value', 'removed_epoch') }}
+                and {{ is_valid_epoch('removed_epoch_value') }}
                 then {{ epoch_to_timestamp('removed_epoch_value') }}
         end as removed_at,
         source_file,

@@ -1,6 +1,6 @@
 {#-
     Every raw tag row, typed. A value counts only when written plainly (the rule of
-    scripts/validate.py, as in stg_movielens__ratings): an id or timestamp written otherwise, and
+    macros/contract/raw_value_rules.sql, as in stg_movielens__ratings): an id or timestamp written otherwise, and
     a tag that is empty or only spaces (quoted or not; real ml-20m has such rows), give null here.
     fct_tags leaves those rows out, and the validator lists them in fct_rejected_rows.
 -#}
@@ -17,7 +17,7 @@ typed as (
         source.timestamp as tagged_epoch,
         {{ try_cast_text('source.userid', dbt.type_int()) }} as user_id,
         {{ try_cast_text('source.movieid', dbt.type_int()) }} as movie_id,
-        case when trim(source.tag) != '' then trim(source.tag) end as tag,
+        case when {{ is_nonempty_text('source.tag') }} then trim(source.tag) end as tag,
         {{ try_cast_text('source.timestamp', dbt.type_bigint()) }} as tagged_epoch_value,
         source.filename as source_file,
         {{ try_cast_text(regex_extract('source.filename', 'batch=([0-9]+)'), dbt.type_int()) }} as batch_id
@@ -26,14 +26,14 @@ typed as (
 
 renamed as (
     select
-        case when cast(user_id as {{ dbt.type_string() }}) = userid then user_id end as user_id,
-        case when cast(movie_id as {{ dbt.type_string() }}) = movieid then movie_id end as movie_id,
+        case when {{ is_written_plainly('user_id', 'userid') }} then user_id end as user_id,
+        case when {{ is_written_plainly('movie_id', 'movieid') }} then movie_id end as movie_id,
         tag,
         lower(tag) as tag_normalized,
         case
             when
-                cast(tagged_epoch_value as {{ dbt.type_string() }}) = tagged_epoch
-                and tagged_epoch_value between 0 and 9999999999
+                {{ is_written_plainly('tagged_epoch_value', 'tagged_epoch') }}
+                and {{ is_valid_epoch('tagged_epoch_value') }}
                 then {{ epoch_to_timestamp('tagged_epoch_value') }}
         end as tagged_at,
         source_file,

@@ -1,31 +1,27 @@
-"""Download a MovieLens release from GroupLens into data/<release>/ (needs internet).
+"""Download a MovieLens release from GroupLens into data/<release>/ (`make download`).
 
-    python -m scripts.download_movielens [--release ml-20m] [--out data] [--url URL] [--timeout 30]
-
-Releases (RELEASES), all in the same CSV format: ml-20m (the default), ml-25m, ml-latest
-(the six files) and ml-latest-small (movies, ratings, tags and links: no genome files).
-Skips everything when the release's files are already in data/<release>/. Otherwise it
-downloads <release>.zip to data/, checks its MD5 against the one GroupLens publishes beside
-it (<release>.zip.md5; for ml-20m a pinned copy when that cannot be fetched; for a release
-with neither, the zip's own CRC checks are the only check, and a note says so), unzips the
-<release>/ folder into data/ and deletes the zip. A zip already in data/ is used instead of
-downloading (a damaged one is deleted), so a zip copied there by hand also works offline.
---url fetches another archive; its folder is named after the zip (x.zip holds x/).
+Skips a release already there. Checks the zip's MD5 against the one GroupLens publishes (a pinned
+copy for ml-20m), unzips the release folder and deletes the zip; a zip already in data/ is used
+instead of downloading, so one copied there by hand works offline.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
+import shutil
 import sys
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
 
-from scripts import upload, validate
+import click
+from tqdm.utils import CallbackIOWrapper
+
+from scripts import contract
+from scripts.common import ROOT, UserError, progress
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens/"
 URL = BASE_URL + "ml-20m.zip"
@@ -35,17 +31,16 @@ URL = BASE_URL + "ml-20m.zip"
 PUBLISHED_MD5 = "cd245b17a1ae2cc31bb14903e1204af3"
 FOLDER = "ml-20m"
 # The six ml-20m files, as the landing zone names them.
-FILES = tuple(name for table, name in upload.TABLES.items() if table not in upload.OPTIONAL_TABLES)
-GENOME_FILES = tuple(upload.TABLES[table] for table in validate.GENOME_TABLES)
+FILES = contract.ML20M
+GENOME_FILES = tuple(contract.FILES[table] for table in contract.GENOME_TABLES)
 # The public releases in this CSV format: name -> has the genome files. ml-latest changes over
 # time (no pinned checksum); ml-latest-small is the small one most people start with.
 RELEASES = {"ml-20m": True, "ml-25m": True, "ml-latest": True, "ml-latest-small": False}
 PINNED_MD5 = {URL: PUBLISHED_MD5}
-REPO_ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
 
-class DownloadError(Exception):
+class DownloadError(UserError):
     """An error the user can fix; its message is the one line they see."""
 
 
@@ -97,23 +92,14 @@ def _fetch(url: str, timeout: float) -> urllib.request.addinfourl:
 
 
 def download(url: str, target: Path, timeout: float = 30, stream=None) -> None:
-    """Fetch url to target through target.part, with a progress line per 5 %."""
+    """Fetch url to target through target.part, with a progress bar."""
     stream = stream if stream is not None else sys.stderr
     partial = target.with_name(target.name + ".part")
     with _fetch(url, timeout) as response:
         total = int(response.headers.get("Content-Length") or 0)
-        seen, shown = 0, -1
         try:
-            with open(partial, "wb") as out:
-                while chunk := response.read(MIB):
-                    out.write(chunk)
-                    seen += len(chunk)
-                    step = 20 * seen // total if total else seen // (10 * MIB)
-                    if step > shown:
-                        shown = step
-                        pct = f" ({100 * seen // total}%)" if total else ""
-                        stream.write(f"  {target.name}  {seen / MIB:,.1f} MiB{pct}\n")
-                        stream.flush()
+            with open(partial, "wb") as out, progress(target.name, total, stream) as bar:
+                shutil.copyfileobj(response, CallbackIOWrapper(bar.update, out, "write"), MIB)
         except (OSError, TimeoutError) as exc:
             raise DownloadError(f"download of {url} broke off ({exc}): run again to retry") from None
     os.replace(partial, target)
@@ -158,7 +144,7 @@ def release_url(release: str) -> str:
 
 
 def fetch_movielens(
-    dest: str | os.PathLike = REPO_ROOT / "data",
+    dest: str | os.PathLike = ROOT / "data",
     url: str = URL,
     timeout: float = 30,
     stream=None,
@@ -191,38 +177,15 @@ def fetch_movielens(
     return folder, True
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.download_movielens",
-        description="Download a MovieLens release into <dest>/<release>/ (skips if it is there).",
-    )
-    parser.add_argument(
-        "--release",
-        default=FOLDER,
-        help=f"one of {', '.join(RELEASES)} (default {FOLDER}); --url overrides it",
-    )
-    parser.add_argument(
-        "--out",
-        "--dest",
-        dest="out",
-        default=str(REPO_ROOT / "data"),
-        help="parent folder of <release>/ (default data)",
-    )
-    parser.add_argument("--url", default=None, help="archive URL (default: the release's zip at GroupLens)")
-    parser.add_argument("--timeout", type=float, default=30, help="network timeout in s (default 30)")
-    args = parser.parse_args(argv)
+@click.command("download")
+@click.option("--release", default=FOLDER, help=f"one of {', '.join(RELEASES)} (default {FOLDER}); --url overrides it")
+@click.option("--out", "--dest", "out", default=str(ROOT / "data"), help="parent folder of <release>/ (default data)")
+@click.option("--url", help="archive URL (default: the release's zip at GroupLens)")
+@click.option("--timeout", type=float, default=30, show_default=True, help="network timeout in s")
+def command(release: str, out: str, url: str | None, timeout: float) -> None:
+    """Download a MovieLens release into <out>/<release>/ (skips if it is there)."""
     try:
-        url = args.url or release_url(args.release)
-        folder, downloaded = fetch_movielens(args.out, url, args.timeout)
-    except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        folder, downloaded = fetch_movielens(out, url or release_url(release), timeout)
     except KeyboardInterrupt:
-        print("error: interrupted; run again to resume", file=sys.stderr)
-        return 130
+        raise DownloadError("interrupted; run again to resume", 130) from None
     print(f"{'downloaded' if downloaded else 'already there:'} MovieLens {folder.name} in {folder}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

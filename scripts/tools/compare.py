@@ -3,14 +3,13 @@ the Snowflake emulator): row counts and per-column checksums, independent of row
 
 Values are normalised to one text per value first, so the two drivers' Python types compare
 (Decimal and float, naive and aware timestamps, a DuckDB list and a Snowflake ARRAY's JSON text).
-Used by `make emulate` (scripts/emulate.py), the tests, and a real-account smoke run.
+Used by `make emulate` (scripts/tools/emulate.py), the tests, and a real-account smoke run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -48,15 +47,6 @@ def normalise(value: Any) -> str:
 
 def column_values(rows: Sequence[tuple], index: int) -> list[str]:
     return sorted(normalise(row[index]) for row in rows)
-
-
-def checksum(values: Iterable[str]) -> str:
-    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()
-
-
-def table_checksums(columns: Sequence[str], rows: Sequence[tuple]) -> dict[str, str]:
-    """Per column: a hash of its sorted normalised values (independent of row order)."""
-    return {name: checksum(column_values(rows, i)) for i, name in enumerate(columns)}
 
 
 def compare_tables(

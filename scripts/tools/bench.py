@@ -1,7 +1,7 @@
 """`make bench`: how fast the warehouse builds at full MovieLens 20M scale, on this machine.
 
 Measures, in one run, each step --runs times (median reported), against issue 12's targets:
-  reference        hand-written DuckDB SQL (scripts/bench_reference.sql), no dbt, same CSVs, same marts
+  reference        hand-written DuckDB SQL (scripts/tools/bench_reference.sql), no dbt, same CSVs, same marts
   run-local        `dbt run` from a fresh DuckDB file, raw files in a local folder (seeds loaded first,
                    untimed): at most 1.5x reference
   build-local      `dbt build` (seeds, models, snapshots, every test) from a fresh file, local folder:
@@ -17,17 +17,15 @@ For each: wall time, peak RSS of the process tree (wait4), and per-model times f
 run_results.json. Prints a markdown table and writes target/bench/bench.md, bench.json and
 bench.svg (each step against its target, and where a full build's time goes by model).
 
-    python -m scripts.bench [--scale 1.0] [--runs 3] [--steps reference,build-local,incremental,...]
+    python -m scripts bench [--scale 1.0] [--runs 3] [--steps reference,build-local,incremental,...]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,9 +33,12 @@ import time
 from html import escape
 from pathlib import Path
 
-from scripts.dbt_env import DBT, duckdb_env
+import click
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts import contract
+from scripts.common import DBT, duckdb_env, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 OUT = ROOT / "target" / "bench"
 WORK = ROOT / "data" / "bench"
@@ -94,18 +95,12 @@ def model_times(target_path: Path) -> dict[str, float]:
     return times
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def prepare(scale: float, seed: int) -> tuple[Path, Path]:
     """Generate the data if absent and land it in a local folder; returns (data dir, landing)."""
     data = ROOT / "data" / "generated" / f"sf{scale:g}"
-    if not (data / "ratings.csv").is_file() or not (data / "genome-scores.csv").is_file():
+    if not all((data / contract.FILES[table]).is_file() for table in ("ratings", "genome_scores")):
         subprocess.run(
-            [PY, "-m", "scripts.generate_movielens", "--scale", str(scale), "--seed", str(seed), "--out", str(data)],
+            [PY, "-m", "scripts", "generate", "--scale", str(scale), "--seed", str(seed), "--out", str(data)],
             cwd=ROOT,
             check=True,
         )
@@ -113,7 +108,7 @@ def prepare(scale: float, seed: int) -> tuple[Path, Path]:
     if landing.exists():
         shutil.rmtree(landing)
     subprocess.run(
-        [PY, "-m", "scripts.upload", "--src", str(data), "--dest", str(landing), "--batch", "0", "--hardlink"],
+        [PY, "-m", "scripts", "upload", "--src", str(data), "--dest", str(landing), "--batch", "0", "--hardlink"],
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -147,7 +142,7 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
             path.unlink(missing_ok=True)
 
     if "reference" in steps:
-        sql = (ROOT / "scripts" / "bench_reference.sql").read_text().replace("{root}", str(landing))
+        sql = (Path(__file__).with_name("bench_reference.sql")).read_text().replace("{root}", str(landing))
         script = WORK / "reference.sql"
         script.write_text(sql)
         code = (
@@ -181,7 +176,7 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
         shutil.copy(db, built)
 
     if "build-s3" in steps:
-        from scripts import s3_local, upload
+        from scripts.landing import s3_local, upload
 
         port = free_port()
         state = WORK / "s3"
@@ -209,7 +204,7 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
             record("build-s3", samples, model_times(tp))
         finally:
             subprocess.run(
-                [PY, "-m", "scripts.s3_local", "stop", "--port", str(port), "--state-dir", str(state)],
+                [PY, "-m", "scripts", "s3", "stop", "--port", str(port), "--state-dir", str(state)],
                 cwd=ROOT,
                 capture_output=True,
             )
@@ -238,13 +233,13 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
 
 
 def deliver_aside(data: Path, landing: Path) -> list[list[tuple[Path, Path]]]:
-    """Land the deliveries of DELIVERIES one after another (scripts/deliver.py, untimed), then move
+    """Land the deliveries of DELIVERIES one after another (scripts/dataset/deliver.py, untimed), then move
     their batch folders aside; returns, per delivery, (folder aside, its place in the landing zone)."""
     state = WORK / "deliveries"
     if state.exists():
         shutil.rmtree(state)
     for pct in DELIVERIES:
-        cmd = [PY, "-m", "scripts.deliver", "--src", str(data), "--dest", str(landing), "--size-pct", f"{pct:g}"]
+        cmd = [PY, "-m", "scripts", "deliver", "--src", str(data), "--dest", str(landing), "--size-pct", f"{pct:g}"]
         cmd += ["--state-dir", str(state), "--seed", "1", "--quiet"]
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     aside = WORK / "aside"
@@ -367,29 +362,23 @@ def chart(results: dict, scale: float) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--steps", default=",".join(STEPS))
-    args = parser.parse_args(argv)
-    steps = [s for s in args.steps.split(",") if s]
-    if "incremental" in steps:  # every delivery size
-        steps = [s for s in steps if s != "incremental"] + INCREMENTAL
-    unknown = set(steps) - set(STEPS)
+@click.command("bench")
+@click.option("--scale", type=float, default=1.0)
+@click.option("--seed", type=int, default=42)
+@click.option("--runs", type=int, default=3)
+@click.option("--steps", default=",".join(STEPS), help="comma-separated; incremental means every delivery size")
+def command(scale: float, seed: int, runs: int, steps: str) -> None:
+    """Benchmark the warehouse build (see the module's doc)."""
+    chosen = [s for s in steps.split(",") if s]
+    if "incremental" in chosen:  # every delivery size
+        chosen = [s for s in chosen if s != "incremental"] + INCREMENTAL
+    unknown = set(chosen) - set(STEPS)
     if unknown:
-        print(f"bench: unknown step {sorted(unknown)[0]!r}: use some of {','.join(STEPS)}", file=sys.stderr)
-        return 2
-    results = bench(args.scale, args.runs, steps, args.seed)
+        raise click.UsageError(f"unknown step {sorted(unknown)[0]!r}: use some of {','.join(STEPS)}")
+    results = bench(scale, runs, chosen, seed)
     OUT.mkdir(parents=True, exist_ok=True)
-    md = table(results, args.scale)
+    md = table(results, scale)
     (OUT / "bench.md").write_text(md + "\n")
-    (OUT / "bench.json").write_text(json.dumps({"scale": args.scale, "runs": args.runs, "steps": results}, indent=2))
-    (OUT / "bench.svg").write_text(chart(results, args.scale))
+    (OUT / "bench.json").write_text(json.dumps({"scale": scale, "runs": runs, "steps": results}, indent=2))
+    (OUT / "bench.svg").write_text(chart(results, scale))
     print(md)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,16 +1,14 @@
-"""Checks the environment for `make prod` and prints the account set-up SQL for `make prod-setup`.
-
-python -m scripts.prod_check            # exit 1 listing every missing variable; warns on password-only sign-in
-python -m scripts.prod_check --setup-sql  # print scripts/snowflake_setup.sql filled in
-"""
+"""Check the environment for `make prod` (`make prod-check`) and print the account set-up SQL
+(`make prod-setup`: snowflake_setup.sql filled in)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import string
 import sys
 from pathlib import Path
+
+import click
 
 SETUP_SQL = Path(__file__).with_name("snowflake_setup.sql")
 
@@ -21,13 +19,11 @@ REQUIRED = {
     "SNOWFLAKE_RAW_DATABASE": "database holding the raw tables, e.g. RAW",
     "SNOWFLAKE_STORAGE_INTEGRATION": "storage integration for the stage's S3 access (make prod-setup creates it)",
 }
-# Exactly one of each group must be set.
-ONE_OF = {
-    "authentication": {
-        "SNOWFLAKE_PRIVATE_KEY_PATH": "path of an RSA private key for key-pair auth (the default)",
-        "DBT_ENV_SECRET_SNOWFLAKE_TOKEN": "programmatic access token, with SNOWFLAKE_AUTHENTICATOR=programmatic_access_token",
-        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "password (single-factor: warned about)",
-    },
+# One of these must be set.
+AUTHENTICATION = {
+    "SNOWFLAKE_PRIVATE_KEY_PATH": "path of an RSA private key for key-pair auth (the default)",
+    "DBT_ENV_SECRET_SNOWFLAKE_TOKEN": "programmatic access token, with SNOWFLAKE_AUTHENTICATOR=programmatic_access_token",
+    "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "password (single-factor: warned about)",
 }
 # Snowflake is blocking single-factor password sign-in for users; key-pair authentication and
 # programmatic access tokens are its replacements for a service user such as dbt's.
@@ -51,9 +47,8 @@ DEFAULTS = {
 def missing(env: dict[str, str]) -> list[str]:
     """One line per missing setting; empty when `make prod` can start."""
     lines = [f"{name} ({what})" for name, what in REQUIRED.items() if not env.get(name)]
-    for group, names in ONE_OF.items():
-        if not any(env.get(name) for name in names):
-            lines.append(f"one of {' or '.join(names)} ({group})")
+    if not any(env.get(name) for name in AUTHENTICATION):
+        lines.append(f"one of {' or '.join(AUTHENTICATION)} (authentication)")
     if env.get("DBT_ENV_SECRET_SNOWFLAKE_TOKEN") and env.get("SNOWFLAKE_AUTHENTICATOR") != "programmatic_access_token":
         lines.append(
             "SNOWFLAKE_AUTHENTICATOR=programmatic_access_token (to sign in with DBT_ENV_SECRET_SNOWFLAKE_TOKEN)"
@@ -86,12 +81,12 @@ def setup_sql(env: dict[str, str]) -> str:
     return string.Template(SETUP_SQL.read_text(encoding="utf-8")).safe_substitute(values)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="prod_check", description=__doc__.splitlines()[0])
-    parser.add_argument("--setup-sql", action="store_true", help="print the account set-up SQL")
-    args = parser.parse_args(argv)
+@click.command("prod-check")
+@click.option("--setup-sql", "print_sql", is_flag=True, help="print the account set-up SQL")
+def command(print_sql: bool) -> int:
+    """Check the environment for `make prod` (or print the account set-up SQL)."""
     env = dict(os.environ)
-    if args.setup_sql:
+    if print_sql:
         print(setup_sql(env))
         return 0
     for line in warnings(env):
@@ -101,7 +96,3 @@ def main(argv: list[str] | None = None) -> int:
         print("make prod: missing settings: " + "; ".join(problems) + " (see README: Snowflake)", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

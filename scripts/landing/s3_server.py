@@ -1,23 +1,11 @@
-"""The local S3 server itself: moto's S3 on 127.0.0.1, with every object kept on disk.
-
-Started in the background by scripts/s3_local.py (`make s3`), never by hand:
-
-    python -m scripts.s3_server --port 5555 --state-dir data/s3
-
-moto keeps buckets and objects in memory. This wrapper makes them durable: after every request
-that may change an object (PUT, POST, DELETE) it writes what changed to <state-dir>/objects/
-(the object's bytes at <bucket>/<key>, its metadata, content type, ETag and Last-Modified in
-<state-dir>/objects/index.json) before the client gets its answer, and at start it loads that
-folder back into moto, Last-Modified and ETag included. Stopping or killing the server loses
-nothing that was acknowledged.
-
-It also says whose it is: GET /_movielens/local-s3 answers {"server": "movielens-local-s3",
-"state_dir": ..., "pid": ...}, so a checkout can tell its own server from another's on a port.
+"""The local S3 server: moto's S3 on 127.0.0.1, every object kept on disk (`python -m scripts s3 serve`,
+started by s3_local.py). After each request that may change an object its bytes and metadata are
+written to <state-dir>/objects/ before the client gets its answer, and loaded back at start.
+GET /_movielens/local-s3 answers whose server it is (its state folder and pid).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
 import json
@@ -183,16 +171,3 @@ def serve(port: int, state_dir: Path, host: str = "127.0.0.1") -> None:
     app = App(DomainDispatcherApplication(create_backend_app), store, state_dir)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.s3_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--state-dir", required=True)
-    args = parser.parse_args(argv)
-    serve(args.port, Path(args.state_dir))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

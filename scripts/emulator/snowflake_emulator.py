@@ -9,8 +9,8 @@ fakesnow pins its own duckdb, so this script runs from its own virtualenv, as a 
 
     python3 -m venv .venv-fakesnow
     .venv-fakesnow/bin/pip install -r requirements-fakesnow.lock
-    .venv-fakesnow/bin/python scripts/snowflake_emulator.py --port 8765 [--db-path DIR] &
-    .venv-fakesnow/bin/python scripts/snowflake_emulator.py --port 8765 --check --wait 60
+    .venv-fakesnow/bin/python scripts/emulator/snowflake_emulator.py --port 8765 [--db-path DIR] &
+    .venv-fakesnow/bin/python scripts/emulator/snowflake_emulator.py --port 8765 --check --wait 60
 
 It prints one ready line (``snowflake-emulator ready on HOST:PORT ... pid=N``) once it accepts
 connections, and serves until SIGINT or SIGTERM (then closes its databases and exits 0). ``--check``

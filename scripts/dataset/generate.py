@@ -1,34 +1,15 @@
-"""Generate a deterministic data set shaped like MovieLens 20M (ml-20m).
+"""Generate a deterministic data set shaped like MovieLens 20M (`make data`).
 
-    python -m scripts.generate_movielens --scale 0.01 --seed 42 --out data/generated/sf0.01
-
-Writes the six ml-20m files with their exact names and headers (movies.csv, ratings.csv,
-tags.csv, links.csv, genome-scores.csv, genome-tags.csv). The same seed and scale always
-give byte-identical files. Each file is written to a hidden temporary file in the output
-folder; the temporary files are renamed into place only once all six are complete, so an
-interrupted run never leaves a half-written file.
-
-The data carries the quirks of the real files that the dbt models must handle: quoted
-titles with commas and doubled quotes, accents, leading articles moved to the end, a
-title shared by two movies, titles without a year, with a year range (EN DASH), with
-spaces after the year, with an alternate title; `(no genres listed)`; 7-digit imdbIds
-with leading zeros; empty tmdbIds; whole stars only before 2003-02-18; skewed
-popularity; movies without ratings; non-contiguous movieIds; free-text tags with commas,
-quotes, mixed case and surrounding spaces; a few tags that are empty or only spaces (real
-ml-20m has rows like `116460,123,,1199450867`); tags.csv ends with a blank line (as editors and
-exports often write). See QUIRK_MOVIES, QUIRK_TAGS and EMPTY_TAG_SHARE. --line-ending crlf
-writes every file with CRLF line endings (as a file saved on Windows).
-
-`make data` runs it with --unless-present: a folder that already holds a MovieLens release is
-left alone, and it writes only into its own folders under data/generated/, never into a folder
-a user gave (DATA_DIR); see ensure_data().
-
-Scale 1.0 gives exactly the ml-20m row counts; see sizes() for the formula below 1.0.
+Writes the six ml-20m files (scripts/contract.py) with the quirks of the real ones that the models
+must handle (QUIRK_MOVIES, QUIRK_TAGS, EMPTY_TAG_SHARE, a blank line ending tags.csv). The same
+seed and scale give byte-identical files; scale 1.0 gives the ml-20m row counts (sizes()). Files are
+written under temporary names and renamed only when all six are complete. With --unless-present
+(`make data`) a folder holding a MovieLens release is used as it is, and only folders under
+data/generated/ are written into (ensure_data()).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
@@ -41,54 +22,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import click
 import duckdb
 import numpy as np
 
-from scripts import validate
+from scripts import contract
+from scripts.common import ROOT, UserError
+from scripts.landing import validate
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # The generator's own folders: the only place `make data` writes into.
-GENERATED_ROOT = REPO_ROOT / "data" / "generated"
+GENERATED_ROOT = ROOT / "data" / "generated"
 LINE_ENDINGS = {"lf": "\n", "crlf": "\r\n"}
 
-FILES = (
-    "movies.csv",
-    "ratings.csv",
-    "tags.csv",
-    "links.csv",
-    "genome-scores.csv",
-    "genome-tags.csv",
-)
-HEADERS = {
-    "movies.csv": ("movieId", "title", "genres"),
-    "ratings.csv": ("userId", "movieId", "rating", "timestamp"),
-    "tags.csv": ("userId", "movieId", "tag", "timestamp"),
-    "links.csv": ("movieId", "imdbId", "tmdbId"),
-    "genome-scores.csv": ("movieId", "tagId", "relevance"),
-    "genome-tags.csv": ("tagId", "tag"),
-}
+FILES = contract.ML20M  # the six ml-20m files, in the order they are written
+HEADERS = {raw.file: raw.header for raw in contract.RAW_FILES}
+MOVIES, RATINGS, TAGS, LINKS, GENOME_SCORES, GENOME_TAGS = FILES
 
 # The ml-20m genres, alphabetical (within a movie's list IMAX comes last).
-GENRES = (
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "IMAX",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
+GENRES = tuple(
+    "Action|Adventure|Animation|Children|Comedy|Crime|Documentary|Drama|Fantasy|Film-Noir|Horror|IMAX|"
+    "Musical|Mystery|Romance|Sci-Fi|Thriller|War|Western".split("|")
 )
 NO_GENRES = "(no genres listed)"
 # How many ml-20m movies carry each genre: the weights for synthetic genre lists.
@@ -130,93 +83,47 @@ class QuirkMovie(NamedTuple):
 # article (leading article moved to the end: The/A/An or foreign), duplicate (same title
 # on two movieIds), no_year, year_range (EN DASH), trailing_space, alternate_title,
 # no_genres, imax, children.
-QUIRK_MOVIES = (
-    QuirkMovie("Toy Story (1995)", "Adventure|Animation|Children|Comedy|Fantasy", ("children",)),
-    QuirkMovie("American President, The (1995)", "Comedy|Drama|Romance", ("comma", "article")),
-    QuirkMovie("Misérables, Les (1995)", "Drama|War", ("comma", "accent", "article")),
-    QuirkMovie(
-        "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
-        "Adventure|Drama|Fantasy|Mystery|Sci-Fi",
-        ("comma", "accent", "article", "alternate_title"),
-    ),
-    QuirkMovie("Shawshank Redemption, The (1994)", "Crime|Drama", ("comma", "article")),
-    QuirkMovie("Man for All Seasons, A (1966)", "Drama", ("comma", "article")),
-    QuirkMovie(
-        "American Werewolf in London, An (1981)",
-        "Comedy|Horror|Thriller",
-        ("comma", "article"),
-    ),
-    QuirkMovie("Dolce Vita, La (1960)", "Drama", ("comma", "article")),
-    QuirkMovie(
-        "Gattopardo, Il (Leopard, The) (1963)",
-        "Drama|War",
-        ("comma", "article", "alternate_title"),
-    ),
-    QuirkMovie(
-        "Boot, Das (Boat, The) (1981)",
-        "Action|Drama|War",
-        ("comma", "article", "alternate_title"),
-    ),
-    QuirkMovie(
-        "Shichinin no samurai (Seven Samurai) (1954)",
-        "Action|Adventure|Drama",
-        ("alternate_title",),
-    ),
-    QuirkMovie(
-        "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)",
-        "Comedy|Romance",
-        ("comma", "accent", "article", "alternate_title"),
-    ),
-    QuirkMovie('"Great Performances" Cats (1998)', "Musical", ("quote",)),
-    QuirkMovie('Twin Peaks: "Pilot", The Original (1990)', "Drama|Mystery", ("quote", "comma")),
-    QuirkMovie("War of the Worlds (2005)", "Action|Adventure|Sci-Fi|Thriller", ("duplicate",)),
-    QuirkMovie("War of the Worlds (2005)", "Action|Sci-Fi", ("duplicate",)),
-    QuirkMovie("Emma (1996)", "Comedy|Drama|Romance", ("duplicate",)),
-    QuirkMovie("Emma (1996)", "Romance", ("duplicate",)),
-    QuirkMovie(
-        "Death Note: Desu nôto (2006–2007)",
-        NO_GENRES,
-        ("accent", "year_range", "no_genres"),
-    ),
-    QuirkMovie("Fawlty Towers (1975–1979)", "Comedy", ("year_range",)),
-    QuirkMovie("Cosmos", "Documentary", ("no_year",)),
-    QuirkMovie("Babylon 5", "Sci-Fi", ("no_year",)),
-    QuirkMovie("Hamlet (2000) ", "Drama", ("trailing_space",)),
-    QuirkMovie("Nosferatu (1922)  ", "Horror", ("trailing_space",)),
-    QuirkMovie("Li'l Quinquin (2014)", NO_GENRES, ("no_genres",)),
-    QuirkMovie(
-        "Dark Knight, The (2008)",
-        "Action|Crime|Drama|IMAX",
-        ("comma", "article", "imax"),
-    ),
-    QuirkMovie("Avatar (2009)", "Action|Adventure|Sci-Fi|IMAX", ("imax",)),
-    QuirkMovie("Maltese Falcon, The (1941)", "Film-Noir|Mystery", ("comma", "article")),
-    QuirkMovie(
-        "Good, the Bad and the Ugly, The (Buono, il brutto, il cattivo, Il) (1966)",
-        "Action|Adventure|Western",
-        ("comma", "article", "alternate_title"),
-    ),
-    QuirkMovie(
-        "Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000)",
-        "Action|Drama|Romance",
-        ("comma", "alternate_title"),
-    ),
-    QuirkMovie(
-        "Wallace & Gromit: A Close Shave (1995)",
-        "Animation|Children|Comedy",
-        ("children",),
-    ),
-    QuirkMovie(
-        "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)",
-        "Comedy|War",
-        (),
-    ),
+# One per line: title ; genres ; quirk labels (- for none). Trailing spaces of a title are kept.
+QUIRK_MOVIES = tuple(
+    QuirkMovie(title, genres, tuple(quirks.split()) if quirks != "-" else ())
+    for title, genres, quirks in (
+        line.split(" ; ")
+        for line in """
+Toy Story (1995) ; Adventure|Animation|Children|Comedy|Fantasy ; children
+American President, The (1995) ; Comedy|Drama|Romance ; comma article
+Misérables, Les (1995) ; Drama|War ; comma accent article
+City of Lost Children, The (Cité des enfants perdus, La) (1995) ; Adventure|Drama|Fantasy|Mystery|Sci-Fi ; comma accent article alternate_title
+Shawshank Redemption, The (1994) ; Crime|Drama ; comma article
+Man for All Seasons, A (1966) ; Drama ; comma article
+American Werewolf in London, An (1981) ; Comedy|Horror|Thriller ; comma article
+Dolce Vita, La (1960) ; Drama ; comma article
+Gattopardo, Il (Leopard, The) (1963) ; Drama|War ; comma article alternate_title
+Boot, Das (Boat, The) (1981) ; Action|Drama|War ; comma article alternate_title
+Shichinin no samurai (Seven Samurai) (1954) ; Action|Adventure|Drama ; alternate_title
+Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001) ; Comedy|Romance ; comma accent article alternate_title
+"Great Performances" Cats (1998) ; Musical ; quote
+Twin Peaks: "Pilot", The Original (1990) ; Drama|Mystery ; quote comma
+War of the Worlds (2005) ; Action|Adventure|Sci-Fi|Thriller ; duplicate
+War of the Worlds (2005) ; Action|Sci-Fi ; duplicate
+Emma (1996) ; Comedy|Drama|Romance ; duplicate
+Emma (1996) ; Romance ; duplicate
+Death Note: Desu nôto (2006–2007) ; (no genres listed) ; accent year_range no_genres
+Fawlty Towers (1975–1979) ; Comedy ; year_range
+Cosmos ; Documentary ; no_year
+Babylon 5 ; Sci-Fi ; no_year
+Hamlet (2000)  ; Drama ; trailing_space
+Nosferatu (1922)   ; Horror ; trailing_space
+Li'l Quinquin (2014) ; (no genres listed) ; no_genres
+Dark Knight, The (2008) ; Action|Crime|Drama|IMAX ; comma article imax
+Avatar (2009) ; Action|Adventure|Sci-Fi|IMAX ; imax
+Maltese Falcon, The (1941) ; Film-Noir|Mystery ; comma article
+Good, the Bad and the Ugly, The (Buono, il brutto, il cattivo, Il) (1966) ; Action|Adventure|Western ; comma article alternate_title
+Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000) ; Action|Drama|Romance ; comma alternate_title
+Wallace & Gromit: A Close Shave (1995) ; Animation|Children|Comedy ; children
+Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964) ; Comedy|War ; -
+""".strip("\n").splitlines()
+    )
 )
-
-
-def quirk_titles(quirk: str) -> list[str]:
-    """The QUIRK_MOVIES titles carrying one quirk label."""
-    return [movie.title for movie in QUIRK_MOVIES if quirk in movie.quirks]
 
 
 # Hand-written tags, always applied (see _forced_tags): mixed case and surrounding spaces
@@ -239,260 +146,42 @@ SHARED_TAG = "atmospheric"
 # ml-20m; the warehouse keeps them in raw and lists them as rejected from fct_tags.
 EMPTY_TAG_SHARE = 1 / 25_000
 EMPTY_TAGS = ("", "   ")
-_POPULAR_TAGS = (
-    "sci-fi",
-    "based on a book",
-    "comedy",
-    "action",
-    "surreal",
-    "twist ending",
-    "funny",
-    "visually appealing",
-    "dystopia",
-    "classic",
-    "quirky",
-    "thought-provoking",
-    "Nudity (Topless)",
-    "psychology",
-    "stylized",
-    "nonlinear",
-    "religion",
-    "Criterion",
-    "time travel",
-    "Betamax",
+_POPULAR_TAGS = tuple(
+    "sci-fi|based on a book|comedy|action|surreal|twist ending|funny|visually appealing|dystopia|classic|"
+    "quirky|thought-provoking|Nudity (Topless)|psychology|stylized|nonlinear|religion|Criterion|"
+    "time travel|Betamax".split("|")
 )
-_GENOME_TAGS = (
-    "007",
-    "007 (series)",
-    "18th century",
-    "1920s",
-    "1970s",
-    "absurd",
-    "action",
-    "adapted from:book",
-    "aliens",
-    "animated",
-    "atmospheric",
-    "based on a book",
-    "cult classic",
-    "dark comedy",
-    "dystopia",
-    "feel-good",
-    "film noir",
-    "nudity (topless)",
-    "oscar (best picture)",
-    "twist ending",
-    "visually appealing",
-    "world war ii",
+_GENOME_TAGS = tuple(
+    "007|007 (series)|18th century|1920s|1970s|absurd|action|adapted from:book|aliens|animated|"
+    "atmospheric|based on a book|cult classic|dark comedy|dystopia|feel-good|film noir|nudity (topless)|"
+    "oscar (best picture)|twist ending|visually appealing|world war ii".split("|")
 )
 
-_ADJECTIVES = (
-    "Silent",
-    "Broken",
-    "Golden",
-    "Hidden",
-    "Last",
-    "Lost",
-    "Wild",
-    "Dark",
-    "Bright",
-    "Crimson",
-    "Frozen",
-    "Secret",
-    "Burning",
-    "Endless",
-    "Hollow",
-    "Little",
-    "Long",
-    "Midnight",
-    "Quiet",
-    "Red",
-    "Savage",
-    "Strange",
-    "Sweet",
-    "Velvet",
-    "Wicked",
-    "Blue",
-    "Distant",
-    "Electric",
-    "Fallen",
-    "Forgotten",
-    "Gentle",
-    "Haunted",
-    "Iron",
-    "Lonely",
-    "Lucky",
-    "Mad",
-    "Northern",
-    "Painted",
-    "Restless",
-    "Rising",
-    "Silver",
-    "Stolen",
-    "Summer",
-    "Tender",
-    "Twisted",
-    "Winter",
-    "Young",
-    "Bitter",
-    "Brave",
-    "Cold",
-    "Deadly",
-    "Empty",
-    "Fast",
-    "Final",
-    "Glass",
-    "Grand",
-    "Green",
-    "High",
-    "Hot",
-    "Lazy",
-    "Perfect",
-    "Royal",
+_ADJECTIVES = tuple(
+    "Silent|Broken|Golden|Hidden|Last|Lost|Wild|Dark|Bright|Crimson|Frozen|Secret|Burning|Endless|Hollow|"
+    "Little|Long|Midnight|Quiet|Red|Savage|Strange|Sweet|Velvet|Wicked|Blue|Distant|Electric|Fallen|"
+    "Forgotten|Gentle|Haunted|Iron|Lonely|Lucky|Mad|Northern|Painted|Restless|Rising|Silver|Stolen|"
+    "Summer|Tender|Twisted|Winter|Young|Bitter|Brave|Cold|Deadly|Empty|Fast|Final|Glass|Grand|Green|High|"
+    "Hot|Lazy|Perfect|Royal".split("|")
 )
-_VOWEL_ADJECTIVES = (
-    "American",
-    "Angry",
-    "Awkward",
-    "Early",
-    "Easy",
-    "Empty",
-    "Endless",
-    "Electric",
-    "Eternal",
-    "Honest",
-    "Idle",
-    "Icy",
-    "Impossible",
-    "Innocent",
-    "Odd",
-    "Old",
-    "Open",
-    "Ordinary",
-    "Unfinished",
-    "Unlikely",
-    "Urban",
-    "Uneasy",
+_VOWEL_ADJECTIVES = tuple(
+    "American|Angry|Awkward|Early|Easy|Empty|Endless|Electric|Eternal|Honest|Idle|Icy|Impossible|"
+    "Innocent|Odd|Old|Open|Ordinary|Unfinished|Unlikely|Urban|Uneasy".split("|")
 )
-_NOUNS = (
-    "River",
-    "Road",
-    "Night",
-    "City",
-    "Heart",
-    "Garden",
-    "Storm",
-    "Kingdom",
-    "House",
-    "Mirror",
-    "Island",
-    "Summer",
-    "Winter",
-    "Shadow",
-    "Promise",
-    "Letter",
-    "Dream",
-    "Journey",
-    "Stranger",
-    "Witness",
-    "Horizon",
-    "Harbor",
-    "Valley",
-    "Empire",
-    "Circus",
-    "Detective",
-    "Dancer",
-    "Soldier",
-    "Hunter",
-    "Sister",
-    "Brother",
-    "Daughter",
-    "Husband",
-    "Wife",
-    "Train",
-    "Bridge",
-    "Desert",
-    "Forest",
-    "Ocean",
-    "Station",
-    "Machine",
-    "Game",
-    "Secret",
-    "Season",
-    "Voyage",
-    "Affair",
-    "Legend",
-    "Ghost",
-    "Angel",
-    "Devil",
-    "Thief",
-    "King",
-    "Queen",
-    "Prince",
-    "Doctor",
-    "Lady",
-    "Widow",
-    "Wolf",
-    "Tiger",
-    "Dragon",
-    "Bird",
-    "Mountain",
-    "Border",
-    "Frontier",
-    "Planet",
-    "Star",
-    "Moon",
-    "Sun",
-    "Fire",
-    "Rain",
-    "Snow",
-    "Wind",
+_NOUNS = tuple(
+    "River|Road|Night|City|Heart|Garden|Storm|Kingdom|House|Mirror|Island|Summer|Winter|Shadow|Promise|"
+    "Letter|Dream|Journey|Stranger|Witness|Horizon|Harbor|Valley|Empire|Circus|Detective|Dancer|Soldier|"
+    "Hunter|Sister|Brother|Daughter|Husband|Wife|Train|Bridge|Desert|Forest|Ocean|Station|Machine|Game|"
+    "Secret|Season|Voyage|Affair|Legend|Ghost|Angel|Devil|Thief|King|Queen|Prince|Doctor|Lady|Widow|Wolf|"
+    "Tiger|Dragon|Bird|Mountain|Border|Frontier|Planet|Star|Moon|Sun|Fire|Rain|Snow|Wind".split("|")
 )
-_PLACES = (
-    "Paris",
-    "Rome",
-    "Berlin",
-    "Tokyo",
-    "Texas",
-    "Brooklyn",
-    "Harlem",
-    "Chicago",
-    "Vegas",
-    "Alaska",
-    "Vienna",
-    "Havana",
-    "Bombay",
-    "Cairo",
-    "Lisbon",
-    "Prague",
-    "Manhattan",
-    "Montana",
-    "Mexico",
-    "Shanghai",
+_PLACES = tuple(
+    "Paris|Rome|Berlin|Tokyo|Texas|Brooklyn|Harlem|Chicago|Vegas|Alaska|Vienna|Havana|Bombay|Cairo|"
+    "Lisbon|Prague|Manhattan|Montana|Mexico|Shanghai".split("|")
 )
-_NAMES = (
-    "Annie",
-    "Billy",
-    "Charlie",
-    "Dolores",
-    "Eddie",
-    "Frank",
-    "Grace",
-    "Harry",
-    "Isabel",
-    "Jack",
-    "Kate",
-    "Louis",
-    "Max",
-    "Nora",
-    "Oscar",
-    "Paulie",
-    "Rosa",
-    "Sam",
-    "Tom",
-    "Vera",
-    "Walter",
-    "Zelda",
+_NAMES = tuple(
+    "Annie|Billy|Charlie|Dolores|Eddie|Frank|Grace|Harry|Isabel|Jack|Kate|Louis|Max|Nora|Oscar|Paulie|"
+    "Rosa|Sam|Tom|Vera|Walter|Zelda".split("|")
 )
 # Foreign titles: (name, article). The article is moved to the end as in ml-20m.
 _FOREIGN = (
@@ -511,76 +200,15 @@ _FOREIGN = (
     ("Chien andalou", "Un"),
     ("Femme est une femme", "Une"),
 )
-_TAG_WORDS = (
-    "great",
-    "slow",
-    "weird",
-    "sad",
-    "beautiful",
-    "boring",
-    "creepy",
-    "clever",
-    "cheesy",
-    "epic",
-    "gritty",
-    "dark",
-    "funny",
-    "cute",
-    "violent",
-    "quiet",
-    "loud",
-    "long",
-    "short",
-    "smart",
-    "dumb",
-    "stylish",
-    "bleak",
-    "tense",
-    "campy",
-    "touching",
-    "surreal",
-    "gory",
-    "witty",
-    "brutal",
-    "moody",
-    "classic",
-    "overrated",
-    "underrated",
-    "haunting",
-    "charming",
-    "pretentious",
-    "predictable",
-    "hilarious",
-    "slick",
+_TAG_WORDS = tuple(
+    "great|slow|weird|sad|beautiful|boring|creepy|clever|cheesy|epic|gritty|dark|funny|cute|violent|"
+    "quiet|loud|long|short|smart|dumb|stylish|bleak|tense|campy|touching|surreal|gory|witty|brutal|moody|"
+    "classic|overrated|underrated|haunting|charming|pretentious|predictable|hilarious|slick".split("|")
 )
-_TAG_NOUNS = (
-    "soundtrack",
-    "acting",
-    "ending",
-    "plot",
-    "dialogue",
-    "cinematography",
-    "villain",
-    "hero",
-    "twist",
-    "music",
-    "script",
-    "cast",
-    "romance",
-    "story",
-    "visuals",
-    "effects",
-    "atmosphere",
-    "characters",
-    "humor",
-    "action",
-    "writing",
-    "direction",
-    "pacing",
-    "photography",
-    "setting",
-    "costumes",
-    "score",
+_TAG_NOUNS = tuple(
+    "soundtrack|acting|ending|plot|dialogue|cinematography|villain|hero|twist|music|script|cast|romance|"
+    "story|visuals|effects|atmosphere|characters|humor|action|writing|direction|pacing|photography|"
+    "setting|costumes|score".split("|")
 )
 
 
@@ -596,20 +224,6 @@ class Sizes:
     tags: int
     tag_users: int
     tag_vocabulary: int
-
-    @property
-    def genome_scores(self) -> int:
-        return self.genome_movies * self.genome_tags
-
-    def row_counts(self) -> dict[str, int]:
-        return {
-            "movies.csv": self.movies,
-            "ratings.csv": self.ratings,
-            "tags.csv": self.tags,
-            "links.csv": self.movies,
-            "genome-scores.csv": self.genome_scores,
-            "genome-tags.csv": self.genome_tags,
-        }
 
 
 def check_scale(scale: float) -> float:
@@ -662,7 +276,15 @@ def sizes(scale: float) -> Sizes:
 
 def row_counts(scale: float) -> dict[str, int]:
     """Rows (header excluded) of each of the six files at one scale; see sizes()."""
-    return sizes(scale).row_counts()
+    sz = sizes(scale)
+    return {
+        MOVIES: sz.movies,
+        RATINGS: sz.ratings,
+        TAGS: sz.tags,
+        LINKS: sz.movies,
+        GENOME_SCORES: sz.genome_movies * sz.genome_tags,
+        GENOME_TAGS: sz.genome_tags,
+    }
 
 
 # --- movies and links --------------------------------------------------------------------
@@ -835,7 +457,7 @@ def _user_counts(rng: np.random.Generator, sz: Sizes, cap: int) -> np.ndarray:
     raise RuntimeError("could not spread the ratings over the users")
 
 
-def _in_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+def in_sorted(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     if not len(haystack):
         return np.zeros(len(needles), dtype=bool)
     pos = np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1)
@@ -873,7 +495,7 @@ class _Alias:
         return np.where(keep, index, self.alias[index])
 
 
-def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
     """np.unique for big int arrays: sort in place and drop repeats (numpy 2's hash-based
     np.unique is several times slower here)."""
     keys.sort()
@@ -897,7 +519,7 @@ def _sample_pairs(rng: np.random.Generator, counts: np.ndarray, weights: np.ndar
     keys = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     keys *= n_movies
     keys += table.draw(rng, len(keys))
-    keys = _sorted_unique(keys)
+    keys = sorted_unique(keys)
     deficit = counts - np.bincount(keys // n_movies, minlength=len(counts))
     extra = np.empty(0, dtype=np.int64)
     factor = 1.5
@@ -910,7 +532,7 @@ def _sample_pairs(rng: np.random.Generator, counts: np.ndarray, weights: np.ndar
         drawn += table.draw(rng, len(drawn))
         _, first = np.unique(drawn, return_index=True)
         drawn = drawn[np.sort(first)]  # distinct, in draw order, still grouped by user
-        drawn = drawn[~(_in_sorted(keys, drawn) | _in_sorted(extra, drawn))]
+        drawn = drawn[~(in_sorted(keys, drawn) | in_sorted(extra, drawn))]
         owner = drawn // n_movies
         rank = np.arange(len(drawn)) - np.searchsorted(owner, owner, side="left")
         drawn = drawn[rank < deficit[owner]]
@@ -1176,7 +798,7 @@ def _genome_scores(rng: np.random.Generator, sz: Sizes, movies: Movies) -> tuple
 # --- writing -------------------------------------------------------------------------------
 
 
-def _write_rows(path: Path, name: str, rows: list, newline: str = "\n", blank_line: bool = False) -> int:
+def write_rows(path: Path, name: str, rows: list, newline: str = "\n", blank_line: bool = False) -> int:
     """Write the header and rows with Python's csv module (quotes only where needed, as
     the ml-20m files do), and a blank line at the end if asked; returns the number of rows."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -1203,7 +825,7 @@ def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str, newline: 
         con.execute("set preserve_insertion_order = true")
         con.execute("set enable_progress_bar = false")
         con.register("src", columns)
-        target = str(path).replace("'", "''")
+        target = validate.sql_quote(path)
         ending = newline.replace("\r", "\\r").replace("\n", "\\n")
         con.execute(f"copy ({select}) to '{target}' (format csv, header, delimiter ',', new_line e'{ending}')")
     finally:
@@ -1259,13 +881,13 @@ def generate(
         progress.say(f"generating scale {scale:g} seed {seed} into {out}")
         movies = _make_movies(movie_rng, sz)
         rows = list(zip(movies.ids.tolist(), movies.titles, movies.genres, strict=True))
-        counts["movies.csv"] = _write_rows(temps["movies.csv"], "movies.csv", rows, newline)
-        progress.step("movies.csv", counts["movies.csv"])
+        counts[MOVIES] = write_rows(temps[MOVIES], MOVIES, rows, newline)
+        progress.step(MOVIES, counts[MOVIES])
 
         imdb, tmdb = _links(link_rng, movies)
         rows = list(zip(movies.ids.tolist(), imdb, tmdb, strict=True))
-        counts["links.csv"] = _write_rows(temps["links.csv"], "links.csv", rows, newline)
-        progress.step("links.csv", counts["links.csv"])
+        counts[LINKS] = write_rows(temps[LINKS], LINKS, rows, newline)
+        progress.step(LINKS, counts[LINKS])
 
         ratings = _make_ratings(rating_rng, sz, movies)
         progress.step("(ratings drawn)")
@@ -1276,34 +898,34 @@ def generate(
             "t": ratings.timestamps,
         }
         select = f"select u as userId, m as movieId, {_RATING_TEXT}[h] as rating, t as timestamp from src"
-        _copy_csv(temps["ratings.csv"], columns, select, newline)
-        counts["ratings.csv"] = len(ratings.users)
-        progress.step("ratings.csv", counts["ratings.csv"])
+        _copy_csv(temps[RATINGS], columns, select, newline)
+        counts[RATINGS] = len(ratings.users)
+        progress.step(RATINGS, counts[RATINGS])
         rating_counts = ratings.counts
         del ratings, columns
 
         users, tag_movies, texts, times = _make_tags(tag_rng, sz, movies, rating_counts)
         rows = list(zip(users.tolist(), tag_movies.tolist(), texts, times.tolist(), strict=True))
-        counts["tags.csv"] = _write_rows(temps["tags.csv"], "tags.csv", rows, newline, blank_line=True)
-        progress.step("tags.csv", counts["tags.csv"])
+        counts[TAGS] = write_rows(temps[TAGS], TAGS, rows, newline, blank_line=True)
+        progress.step(TAGS, counts[TAGS])
         del users, tag_movies, texts, times
 
         genome_tags = _genome_tags(genome_rng, sz.genome_tags)
         rows = list(enumerate(genome_tags, start=1))
-        counts["genome-tags.csv"] = _write_rows(temps["genome-tags.csv"], "genome-tags.csv", rows, newline)
-        progress.step("genome-tags.csv", counts["genome-tags.csv"])
+        counts[GENOME_TAGS] = write_rows(temps[GENOME_TAGS], GENOME_TAGS, rows, newline)
+        progress.step(GENOME_TAGS, counts[GENOME_TAGS])
 
         movie_ids, tag_ids, quarters = _genome_scores(genome_rng, sz, movies)
         select = f"select m as movieId, t as tagId, {_RELEVANCE_TEXT}[q] as relevance from src"
         columns = {"m": movie_ids, "t": tag_ids, "q": quarters}
-        _copy_csv(temps["genome-scores.csv"], columns, select, newline)
-        counts["genome-scores.csv"] = len(movie_ids)
-        progress.step("genome-scores.csv", counts["genome-scores.csv"])
+        _copy_csv(temps[GENOME_SCORES], columns, select, newline)
+        counts[GENOME_SCORES] = len(movie_ids)
+        progress.step(GENOME_SCORES, counts[GENOME_SCORES])
         del movie_ids, tag_ids, quarters, columns
 
         # All six are complete: move them into place. genome-scores.csv goes last, as
         # `make data` takes ratings.csv and genome-scores.csv as the sign of a full set.
-        for name in sorted(FILES, key=lambda name: name == "genome-scores.csv"):
+        for name in sorted(FILES, key=lambda name: name == GENOME_SCORES):
             os.replace(temps[name], out / name)
     finally:
         for tmp in temps.values():
@@ -1314,8 +936,10 @@ def generate(
 # --- the data folder of `make data` -----------------------------------------------------------
 
 
-class DataDirError(Exception):
+class DataDirError(UserError):
     """A data folder the generator must not write into; the message is the one line shown."""
+
+    exit_code = 2
 
 
 def is_generated_folder(folder: str | os.PathLike) -> bool:
@@ -1336,7 +960,7 @@ def ensure_data(folder: str | os.PathLike) -> tuple[bool, str]:
     if mine and len(present) < len(FILES):
         return True, f"data: generating into {folder}"
     if missing == []:
-        genome = "" if "genome-scores.csv" in present else " (no genome files: the genome tables will be empty)"
+        genome = "" if GENOME_SCORES in present else " (no genome files: the genome tables will be empty)"
         return False, f"data: using {folder} as it is{genome}"
     lacking = f"lacks {', '.join(missing)}" if missing else "does not exist"
     raise DataDirError(
@@ -1350,107 +974,60 @@ def ensure_data(folder: str | os.PathLike) -> tuple[bool, str]:
 # --- command line --------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage block), exit code 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _scale_arg(text: str) -> float:
+def _scale(ctx, param, value: str) -> float:
     try:
-        return check_scale(text)
+        return check_scale(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _seed_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0, got {text!r}")
-    return value
+        raise click.BadParameter(str(exc)) from None
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(
-        prog="generate_movielens",
-        description="Write the six ml-20m CSV files with synthetic, deterministic data.",
-    )
-    parser.add_argument(
-        "--scale",
-        type=_scale_arg,
-        default=0.01,
-        help="fraction of ml-20m size, 0 < scale <= 1 (default 0.01)",
-    )
-    parser.add_argument("--seed", type=_seed_arg, default=42, help="random seed (default 42)")
-    parser.add_argument("--out", help="output folder (default data/generated/sf<scale>)", default=None)
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    parser.add_argument(
-        "--line-ending", choices=sorted(LINE_ENDINGS), default="lf", help="lf (default, as MovieLens) or crlf"
-    )
-    parser.add_argument(
-        "--unless-present",
-        action="store_true",
-        help="make data's mode: use --out as it is when it holds a MovieLens release; generate only "
-        "into a folder under data/generated/, never into another one",
-    )
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a bad argument (2, message printed)
-        return exc.code if isinstance(exc.code, int) else 2
-    out = Path(args.out if args.out else f"data/generated/sf{args.scale:g}")
-    prog = parser.prog
-    if args.unless_present:
-        try:
-            needed, message = ensure_data(out)
-        except DataDirError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+@click.command("generate")
+@click.option("--scale", default="0.01", callback=_scale, help="fraction of ml-20m size, 0 < scale <= 1 (default 0.01)")
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="random seed")
+@click.option("--out", type=click.Path(path_type=Path), help="output folder (default data/generated/sf<scale>)")
+@click.option("--quiet", is_flag=True, help="no progress on stderr")
+@click.option(
+    "--line-ending", type=click.Choice(sorted(LINE_ENDINGS)), default="lf", help="lf (default, as MovieLens) or crlf"
+)
+@click.option(
+    "--unless-present",
+    is_flag=True,
+    help="make data's mode: use --out as it is when it holds a MovieLens "
+    "release; generate only into a folder under data/generated/, never into another one",
+)
+def command(scale: float, seed: int, out: Path | None, quiet: bool, line_ending: str, unless_present: bool) -> None:
+    """Write the six ml-20m CSV files with synthetic, deterministic data."""
+    out = out or Path(f"data/generated/sf{scale:g}")
+    if unless_present:
+        needed, message = ensure_data(out)
         print(message, file=sys.stderr)
         if not needed:
-            return 0
+            return
     elif not is_generated_folder(out) and (there := [name for name in FILES if (out / name).exists()]):
-        print(
-            f"{prog}: error: {out} already holds {', '.join(there)}, which would be overwritten: "
-            "pass an empty folder or one under data/generated/ with --out",
-            file=sys.stderr,
+        raise DataDirError(
+            f"{out} already holds {', '.join(there)}, which would be overwritten: "
+            "pass an empty folder or one under data/generated/ with --out"
         )
-        return 2
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
-        print(
-            f"{prog}: error: cannot write to output folder {str(out)!r} ({reason}): pass a writable folder with --out",
-            file=sys.stderr,
-        )
-        return 2
+        raise DataDirError(
+            f"cannot write to output folder {str(out)!r} ({reason}): pass a writable folder with --out"
+        ) from None
     # A termination request unwinds like Ctrl-C, so the temporary files are removed.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        generate(out, args.scale, args.seed, quiet=args.quiet, line_ending=args.line_ending)
+        generate(out, scale, seed, quiet=quiet, line_ending=line_ending)
     except OSError as exc:
-        print(f"{prog}: error: writing {str(out)!r} failed: {exc}", file=sys.stderr)
-        return 1
+        raise UserError(f"writing {str(out)!r} failed: {exc}") from None
     except KeyboardInterrupt:
-        print(
-            f"{prog}: error: interrupted; no file was left half-written",
-            file=sys.stderr,
-        )
-        return 130
+        raise UserError("interrupted; no file was left half-written", 130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,21 +1,16 @@
-"""Row counts of the built DuckDB warehouse, and what the snapshots hold: `make stats`.
-
-    python -m scripts.warehouse_stats [--db warehouse/dev.duckdb]
-    python -m scripts.warehouse_stats --db warehouse/dev.duckdb --landing-zone
-
-Reads the file read-only; run it after `make dev` (or `make build`) to see what a delivery changed.
---landing-zone prints the landing zone the warehouse was built from (raw.landing_zone, written by
-macros/raw/landing_zone_guard.sql) as `s3 <bucket> <prefix>` or `local <folder>`, and nothing for
-a warehouse without one: the Makefile reads it so that a build reads the landing zone it read before.
+"""Row counts of the built DuckDB warehouse and what the snapshots hold (`make stats`). With
+--landing-zone: the landing zone the warehouse was built from (raw.landing_zone) as `s3 <bucket>
+<prefix>` or `local <folder>`, which the Makefile reads so a build reads the zone it read before.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
+import click
 import duckdb
+
+from scripts.common import UserError
 
 TABLES_SQL = """
     select table_schema, table_name
@@ -51,26 +46,22 @@ def landing_zone_words(raw_root: str) -> str:
     return f"local {raw_root}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="warehouse_stats", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default="warehouse/dev.duckdb")
-    parser.add_argument(
-        "--landing-zone", action="store_true", help="print the landing zone the warehouse was built from"
-    )
-    args = parser.parse_args(argv)
-    if args.landing_zone:
-        root = recorded_landing_zone(args.db) if Path(args.db).is_file() else None
+@click.command("stats")
+@click.option("--db", default="warehouse/dev.duckdb", show_default=True)
+@click.option("--landing-zone", is_flag=True, help="print the landing zone the warehouse was built from")
+def command(db: str, landing_zone: bool) -> None:
+    """Row counts of the built DuckDB warehouse and what the snapshots hold."""
+    if landing_zone:
+        root = recorded_landing_zone(db) if Path(db).is_file() else None
         if root:
             print(landing_zone_words(root))
-        return 0
-    if not Path(args.db).is_file():
-        print(f"error: {args.db} does not exist: build the warehouse first (make dev)", file=sys.stderr)
-        return 1
+        return
+    if not Path(db).is_file():
+        raise UserError(f"{db} does not exist: build the warehouse first (make dev)")
     try:
-        con = duckdb.connect(args.db, read_only=True)
+        con = duckdb.connect(db, read_only=True)
     except duckdb.IOException as exc:
-        print(f"error: cannot open {args.db} ({str(exc).splitlines()[0]}): is a build running?", file=sys.stderr)
-        return 1
+        raise UserError(f"cannot open {db} ({str(exc).splitlines()[0]}): is a build running?") from None
     with con:
         print(f"{'relation':<36} {'rows':>12}")
         for schema, name in con.execute(TABLES_SQL).fetchall():
@@ -83,8 +74,3 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{name}: {rows:,} rows: {current:,} current, {superseded:,} superseded, {deletions:,} deletion records"
             )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,39 +1,26 @@
-"""`make emulate`: rehearse `make prod` offline for a folder of MovieLens files (DATA_DIR).
-
-The files land as delivery batch 0000 in a local S3 server (moto, on a free port), then:
-
-- Snowflake path, on the emulator (scripts/snowflake_emulator.py): `dbt run-operation load_raw`
-  (stage, file format, COPY INTO from S3), `dbt seed`, `dbt build` on the `emulator` target;
-- DuckDB path: `dbt build` on the `ci` target reading the same landing zone through httpfs;
-
-and every core and analytics table is compared (scripts/compare_warehouses.py): row counts and
-per-column checksums, each difference named, and a last line saying how many tables differ. When
-a target stops on a file (a malformed CSV), the file and line it names are compared instead: both
-targets must stop on the same file and line.
-
-`--no-validate` copies the files straight into the bucket, as a delivery that skipped
-scripts/validate.py would arrive. Exit 0 when the two targets agree, 1 when they differ, 2 for a
-usage error. Everything is written under --work (default target/emulate); DATA_DIR is only read.
+"""`make emulate`: rehearse `make prod` offline for DATA_DIR. The files land in a local S3 server on
+a free port; the Snowflake path (raw load, seed, build) runs on the emulator and the DuckDB path
+(ci target) reads the same files; then every core and analytics table is compared
+(scripts/tools/compare.py), or, when a target stops on a malformed file, the file and line each
+names. Everything is written under --work; DATA_DIR is only read.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from scripts import s3_local, upload
-from scripts.compare_warehouses import Comparison, compare_warehouses
-from scripts.dbt_env import DBT, ROOT, duckdb_env
-from scripts.emulator_process import (
+import click
+
+from scripts.common import DBT, ROOT, UserError, duckdb_env
+from scripts.emulator.process import (
     EMULATOR_PYTHON,
     EmulatorStartError,
     free_port,
@@ -41,6 +28,8 @@ from scripts.emulator_process import (
     start_emulator,
     stop_emulator,
 )
+from scripts.landing import s3_local, upload
+from scripts.tools.compare import Comparison, compare_warehouses
 
 BUCKET = "movielens-landing"
 PREFIX = "movielens/raw"
@@ -49,8 +38,10 @@ DUCKDB_FILE = re.compile(r"file = (\S+)")  # in the option list of DuckDB's CSV 
 SNOWFLAKE_STOP = re.compile(r"File '([^']+)', line (\d+)")
 
 
-class EmulateError(Exception):
+class EmulateError(UserError):
     """A problem the user can fix (missing folder, emulator venv); one line."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -219,23 +210,13 @@ def _compare(duck_path: Path, port: int) -> Comparison:
         sf.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", required=True, help="folder of MovieLens CSV files (only read)")
-    parser.add_argument("--work", default=str(ROOT / "target" / "emulate"), help="working folder (re-created)")
-    parser.add_argument(
-        "--no-validate", action="store_true", help="copy the files straight into the bucket, without the validator"
-    )
-    args = parser.parse_args(argv)
-    try:
-        result = run(args.data_dir, args.work, validate=not args.no_validate)
-    except EmulateError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+@click.command("emulate")
+@click.option("--data-dir", required=True, help="folder of MovieLens CSV files (only read)")
+@click.option("--work", default=str(ROOT / "target" / "emulate"), help="working folder (re-created)")
+@click.option("--validate/--no-validate", default=True, help="--no-validate: copy the files straight into the bucket")
+def command(data_dir: str, work: str, validate: bool) -> int:
+    """Rehearse `make prod` offline: exit 0 when the two targets agree, 1 when they differ."""
+    result = run(data_dir, work, validate=validate)
     print("\n".join(result.lines()))
-    print(f"(logs: {Path(args.work) / 'emulate.log'})")
+    print(f"(logs: {Path(work) / 'emulate.log'})")
     return 0 if result.agree else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,26 +1,11 @@
-"""The local S3 for development: scripts/s3_server.py (moto) on 127.0.0.1, in the background.
-
-    python -m scripts.s3_local start          # idempotent; waits until it answers
-    python -m scripts.s3_local status         # exit 0 if this checkout's server runs, 1 if not
-    python -m scripts.s3_local ensure-bucket  # create $S3_BUCKET (local) / check it (AWS)
-    python -m scripts.s3_local check --raw-root s3://... [--local]  # before a build: readable?
-    python -m scripts.s3_local stop
-
-The port is S3_LOCAL_PORT (default 5555); point the other scripts at it with
-S3_ENDPOINT_URL=http://127.0.0.1:5555 and the fake keys AWS_ACCESS_KEY_ID=testing,
-AWS_SECRET_ACCESS_KEY=testing. The state folder (--state-dir, default data/s3 in this checkout)
-holds the pid file and log (moto-<port>.pid, moto-<port>.log) and every object that landed
-(objects/): the server writes each object there before acknowledging it and loads them all back
-at start, so stopping it, killing it or rebooting loses nothing.
-
-One server per checkout: the server answers with its state folder (scripts/s3_server.py), so
-`start` tells this checkout's server from another checkout's on the same port and refuses the
-port (one line) rather than use another checkout's landing zone.
+"""The local S3 of development (`make s3`, `make s3-stop`): s3_server.py in the background on
+127.0.0.1:$S3_LOCAL_PORT, with the fake keys `testing`. Its state folder (default data/s3) holds
+the pid file, the log and every object that landed, so a stopped or killed server loses nothing.
+One server per checkout: a port held by another checkout's server is refused with one line.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -29,14 +14,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from pathlib import Path
 
 import botocore.exceptions
+import click
 
-from scripts import s3_server, upload
+from scripts.common import ROOT, UserError
+from scripts.landing import s3_server, upload
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_STATE_DIR = REPO_ROOT / "data" / "s3"
+DEFAULT_STATE_DIR = ROOT / "data" / "s3"
 DEFAULT_PORT = 5555
 HOST = "127.0.0.1"
 
@@ -45,7 +32,7 @@ HOST = "127.0.0.1"
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
-class LocalS3Error(Exception):
+class LocalS3Error(UserError):
     """An error the user can fix; its message is the one line they see."""
 
 
@@ -75,7 +62,7 @@ def log_file(state_dir: Path, port: int) -> Path:
 
 
 def whois(port: int, timeout: float = 1.0) -> dict | str | None:
-    """Who answers on the port: the identity (a dict) of a server started by scripts/s3_local.py,
+    """Who answers on the port: the identity (a dict) of a server started by scripts/landing/s3_local.py,
     "moto" for a moto server that is none of ours, "other" for any other program, None for nothing."""
     url = f"{endpoint_url(port)}{s3_server.IDENTITY_PATH}"
     try:
@@ -83,24 +70,15 @@ def whois(port: int, timeout: float = 1.0) -> dict | str | None:
             answer = json.loads(response.read())
         if isinstance(answer, dict) and answer.get("server") == s3_server.SERVER_NAME:
             return answer
-    except urllib.error.HTTPError:
+    except (urllib.error.HTTPError, ValueError):  # answered, but not with our identity (JSON)
         pass
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None
-    except ValueError:  # answered, but not with JSON
-        pass
     try:
         with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/config", timeout=timeout) as response:
             return "moto" if isinstance(json.loads(response.read()), dict) else "other"
     except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
         return "other"
-
-
-def probe(port: int, timeout: float = 1.0) -> bool | None:
-    """True if an S3 server of ours or moto answers on the port, False if something else does,
-    None if nothing."""
-    who = whois(port, timeout)
-    return None if who is None else who != "other"
 
 
 def _ours(who, state_dir: Path) -> bool:
@@ -154,7 +132,7 @@ def _alive(pid: int) -> bool:
     if cmdline.exists():
         try:
             # moto.server: a server started by an earlier version of this script (memory only)
-            return any(name in cmdline.read_bytes() for name in (b"s3_server", b"moto.server"))
+            return any(name in cmdline.read_bytes() for name in (b"s3\x00serve", b"s3_server", b"moto.server"))
         except OSError:
             return False
     return True
@@ -209,12 +187,12 @@ def start_server(
     state_dir.mkdir(parents=True, exist_ok=True)
     with open(logf, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.s3_server", "--port", str(port), "--state-dir", str(state_dir)],
+            [sys.executable, "-m", "scripts", "s3", "serve", "--port", str(port), "--state-dir", str(state_dir)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the calling make / terminal
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
             cwd=state_dir,
         )
     _CHILDREN[proc.pid] = proc
@@ -242,10 +220,8 @@ def stop_server(port: int = DEFAULT_PORT, state_dir: str | os.PathLike = DEFAULT
     if pid is None or not _alive(pid):
         pidf.unlink(missing_ok=True)
         return None
-    try:
+    with suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + 5
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -297,92 +273,88 @@ def ensure_bucket(bucket: str | None = None) -> str:
     kwargs = {"Bucket": bucket}
     if conf["region"] != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": conf["region"]}
-    try:
-        client.create_bucket(**kwargs)
-    except botocore.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
-            raise upload.UploadError(upload.describe_s3_error(exc, bucket)) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise upload.UploadError(upload.describe_s3_error(exc, bucket)) from None
+    with upload.s3_errors(bucket):
+        try:
+            client.create_bucket(**kwargs)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
     return f"created bucket {bucket} {upload.endpoint_text()}"
 
 
-def _port_from_env() -> int:
-    raw = os.environ.get("S3_LOCAL_PORT") or str(DEFAULT_PORT)
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise LocalS3Error(f"S3_LOCAL_PORT={raw!r} is not a port: use e.g. 5555")
-    return int(raw)
+@click.group("s3")
+def command() -> None:
+    """Run the local S3 server (moto, objects kept on disk) on 127.0.0.1."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.s3_local",
-        description="Run the local S3 server (moto, objects kept on disk) on 127.0.0.1.",
+def _server_options(func):
+    port = click.IntRange(1, 65535)
+    func = click.option(
+        "--port", type=port, envvar="S3_LOCAL_PORT", show_envvar=True, default=DEFAULT_PORT, show_default=True
+    )(func)
+    return click.option(
+        "--state-dir", type=click.Path(path_type=Path), default=DEFAULT_STATE_DIR, help="pid file, log and objects"
+    )(func)
+
+
+@command.command()
+@_server_options
+@click.option("--timeout", type=float, default=20.0, show_default=True, help="seconds to wait")
+def start(port: int, state_dir: Path, timeout: float) -> None:
+    """Start this checkout's server (idempotent); waits until it answers."""
+    pid, started = start_server(port, state_dir, timeout)
+    url = endpoint_url(port)
+    print(
+        f"local S3 {'started' if started else 'already running'} at {url} (pid {pid or '?'}, objects kept in "
+        f"{s3_server.store_dir(state_dir.resolve())}, log {log_file(state_dir, port)}); use S3_ENDPOINT_URL={url}"
     )
-    parser.add_argument(
-        "command",
-        choices=["start", "stop", "status", "ensure-bucket", "check"],
-        help="what to do",
-    )
-    parser.add_argument("--port", type=int, help="port (default $S3_LOCAL_PORT or 5555)")
-    parser.add_argument(
-        "--state-dir",
-        default=str(DEFAULT_STATE_DIR),
-        help="folder for the pid file, log and objects (default data/s3)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=20.0,
-        help="start: seconds to wait (default 20)",
-    )
-    parser.add_argument("--bucket", help="ensure-bucket: bucket (default $S3_BUCKET)")
-    parser.add_argument("--raw-root", help="check: the landing zone a build reads ($MOVIELENS_RAW_ROOT)")
-    parser.add_argument("--local", action="store_true", help="check: the landing zone is on the local server")
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        port = args.port or _port_from_env()
-        url = endpoint_url(port)
-        objects = s3_server.store_dir(Path(args.state_dir).resolve())
-        if args.command == "start":
-            pid, started = start_server(port, args.state_dir, args.timeout)
-            what = "started" if started else "already running"
-            print(
-                f"local S3 {what} at {url} (pid {pid or '?'}, objects kept in {objects}, log "
-                f"{log_file(Path(args.state_dir), port)}); use S3_ENDPOINT_URL={url}"
-            )
-        elif args.command == "stop":
-            pid = stop_server(port, args.state_dir)
-            if pid is None:
-                who = whois(port)
-                held = "" if who is None else f"; {held_message(port, who, Path(args.state_dir))}"
-                print(f"no local S3 server of this checkout ({args.state_dir}) runs on port {port}{held}")
-            else:
-                print(f"stopped the local S3 server (pid {pid}); its objects stay in {objects} for the next make s3")
-        elif args.command == "status":
-            who = whois(port)
-            if who is None:
-                print(f"no S3 server answers at {url}")
-                return 1
-            if not _ours(who, Path(args.state_dir)):
-                print(held_message(port, who, Path(args.state_dir)))
-                return 1
-            print(f"local S3 running at {url} (pid {who.get('pid')}, objects kept in {objects})")
-        elif args.command == "check":
-            if not args.raw_root:
-                raise LocalS3Error("check needs --raw-root (the landing zone, $MOVIELENS_RAW_ROOT)")
-            print(check_landing_zone(args.raw_root, port if args.local else None, args.state_dir))
-        else:
-            print(ensure_bucket(args.bucket))
-    except (LocalS3Error, upload.UploadError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+@command.command()
+@_server_options
+def stop(port: int, state_dir: Path) -> None:
+    """Stop this checkout's server (what landed stays on disk)."""
+    pid = stop_server(port, state_dir)
+    if pid is None:
+        who = whois(port)
+        held = "" if who is None else f"; {held_message(port, who, state_dir)}"
+        print(f"no local S3 server of this checkout ({state_dir}) runs on port {port}{held}")
+    else:
+        objects = s3_server.store_dir(state_dir.resolve())
+        print(f"stopped the local S3 server (pid {pid}); its objects stay in {objects} for the next make s3")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@command.command()
+@_server_options
+def status(port: int, state_dir: Path) -> None:
+    """Exit 0 if this checkout's server runs, 1 if not."""
+    who = whois(port)
+    if who is None or not _ours(who, state_dir):
+        print(f"no S3 server answers at {endpoint_url(port)}" if who is None else held_message(port, who, state_dir))
+        sys.exit(1)
+    objects = s3_server.store_dir(state_dir.resolve())
+    print(f"local S3 running at {endpoint_url(port)} (pid {who.get('pid')}, objects kept in {objects})")
+
+
+@command.command("ensure-bucket")
+@click.option("--bucket", help="bucket (default $S3_BUCKET)")
+def ensure_bucket_command(bucket: str | None) -> None:
+    """Create $S3_BUCKET on the local server, or check it on AWS."""
+    print(ensure_bucket(bucket))
+
+
+@command.command()
+@_server_options
+@click.option("--raw-root", required=True, help="the landing zone a build reads ($MOVIELENS_RAW_ROOT)")
+@click.option("--local", is_flag=True, help="the landing zone is on the local server")
+def check(port: int, state_dir: Path, raw_root: str, local: bool) -> None:
+    """Before a build: can the landing zone be read?"""
+    print(check_landing_zone(raw_root, port if local else None, state_dir))
+
+
+@command.command()
+@click.option("--port", type=int, required=True)
+@click.option("--state-dir", type=click.Path(path_type=Path), required=True)
+def serve(port: int, state_dir: Path) -> None:
+    """The server itself (started in the background by `start`)."""
+    s3_server.serve(port, state_dir)

@@ -1,42 +1,18 @@
-"""Produce the next MovieLens delivery and land it as a new batch, after the earlier ones.
+"""Produce the next MovieLens delivery and land it as a new batch (`make deliver`).
 
-    python -m scripts.deliver --src data/generated/sf0.1 --size-pct 1
-    python -m scripts.deliver --src data/generated/sf0.1 --dest data/landing \\
-        --new-ratings 1000 --late-ratings 100 --redeliver 50 --corrections 50 \\
-        --new-tags 20 --remove-tags 5 --movie-corrections 3 --seed 1
-
-A delivery holds only what changed, in the ml-20m file formats:
-
-    ratings.csv       --new-ratings   new (user, movie) pairs, timestamps later than anything seen
-                      --late-ratings  new pairs with old timestamps (before the latest one seen)
-                      --redeliver     exact copies of rating rows delivered before
-                      --corrections   an existing (user, movie) with a new value and a newer timestamp
-    tags.csv          --new-tags      tags not currently applied (a few re-apply withdrawn tags)
-    tag-removals.csv  --remove-tags   tags currently applied, withdrawn
-    movies.csv        --movie-corrections  existing movies with a corrected title or genres
-
---size-pct P sizes every kind from the base data set: P % of its ratings as new ratings and of
-its tags as new tags, a tenth of that as late ratings and tag removals, 5 % of it as
-corrections, 2 % as re-deliveries, P/10 % of the movies corrected. A flag given next to
---size-pct overrides that kind. A (user, movie) pair appears at most once in a delivery.
-
-The delivery lands at <dest>/<table>/batch=<NNNN>/<file> with the next batch number unused in
-the destination (batch 0000 is the base data set, --src), through scripts/upload.py: earlier
-batches are never touched. A copy of every delivery is kept in --state-dir
-(<state-dir>/batch=<NNNN>/*.csv with delivery.json), which is how the next delivery knows what
-was delivered before without reading the landing zone back: existing data = --src + the
-deliveries in --state-dir. The same seed, base and earlier deliveries give the same bytes.
-
-The default destination is s3://$S3_BUCKET/$S3_PREFIX, with the S3 settings of scripts/upload.py.
-The command line checks every file with scripts/validate.py before it lands (see scripts/upload.py):
-a file that must not land stops the delivery, rejected rating rows are landed in the batch's
-rejects file (rejected_rows/batch=<NNNN>/rejected-rows.csv).
+A delivery holds only what changed, in the ml-20m formats: new, late, re-delivered and corrected
+ratings, new and withdrawn tags (tag-removals.csv), corrected movies; each kind is off unless given
+a count, and --size-pct P sizes them all from the base data set (see preset()). It lands through
+the uploader (validated first) as the next unused batch of the destination; a copy of every
+delivery is kept in --state-dir (with delivery.json), so the next one knows what was delivered
+without reading the landing zone back. The same seed, base and earlier deliveries give the same
+bytes.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
+import functools
 import io
 import json
 import os
@@ -45,59 +21,35 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import IO
 
-import botocore.exceptions
+import click
 import duckdb
 import numpy as np
 
-from scripts import upload
+from scripts import contract
+from scripts.common import UserError
+from scripts.dataset import generate
+from scripts.dataset.generate import HALF_STARS_FROM, NO_GENRES, in_sorted, sorted_unique
+from scripts.landing import upload
+from scripts.landing.validate import sql_quote
 
 DEFAULT_STATE_DIR = "data/deliveries"
 MANIFEST = "delivery.json"
 DAY = 86_400
 WINDOW = 7 * DAY  # the new events of one delivery span the week after the latest one seen
-HALF_STARS_FROM = 1_045_526_400  # 2003-02-18: before it MovieLens had whole stars only
 NEW_USER_SHARE = 0.05  # share of the new ratings that come from users never seen before
 REAPPLY_SHARE = 0.1  # share of the new tags that re-apply a withdrawn tag, where there are some
-GENRES = (
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-    "IMAX",  # last within a movie's list, as in ml-20m
-)
-NO_GENRES = "(no genres listed)"
-HEADERS = {
-    "movies.csv": ("movieId", "title", "genres"),
-    "ratings.csv": ("userId", "movieId", "rating", "timestamp"),
-    "tags.csv": ("userId", "movieId", "tag", "timestamp"),
-    "tag-removals.csv": ("userId", "movieId", "tag", "timestamp"),
-}
-TABLE_OF = {name: table for table, name in upload.TABLES.items()}
-# The delivered tables (the rejects file beside a batch is written by the validator).
-DELIVERED = {table: name for table, name in upload.TABLES.items() if table != upload.REJECTS_TABLE}
+GENRES = sorted(generate.GENRES, key=lambda g: g == "IMAX")  # IMAX last within a movie's list, as in ml-20m
+MOVIES, RATINGS, TAGS, TAG_REMOVALS = (contract.FILES[t] for t in ("movies", "ratings", "tags", "tag_removals"))
+TABLE_OF = {name: table for table, name in contract.FILES.items()}
 YEAR_SUFFIX = re.compile(r"\((\d{4})(?:([\u2013-])(\d{4})?)?\)(\s*)$")
 
 
-class DeliveryError(Exception):
+class DeliveryError(UserError):
     """An error the user can fix; its message is the one line they see."""
 
 
@@ -144,35 +96,6 @@ def dest_text(dest: str | os.PathLike | None) -> str:
     return str(Path(where).resolve())
 
 
-def landed_files(dest: str | os.PathLike | None, client=None) -> dict[tuple[str, int], int]:
-    """{(table, batch): size in bytes} of every file already in the landing zone."""
-    kind, where, prefix = upload.parse_dest(dest)
-    found: dict[tuple[str, int], int] = {}
-    if kind == "local":
-        root = Path(where)
-        for table, name in DELIVERED.items():
-            for path in root.glob(f"{table}/batch=*/{name}"):
-                match = re.fullmatch(r"batch=(\d+)", path.parent.name)
-                if match and path.is_file():
-                    found[table, int(match.group(1))] = path.stat().st_size
-        return found
-    client = client or upload.s3_client()
-    try:
-        if not upload.bucket_exists(client, where):
-            raise DeliveryError(upload.missing_bucket_message(where))
-        for table, name in DELIVERED.items():
-            table_prefix = "/".join(p for p in (prefix, table) if p) + "/"
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=where, Prefix=table_prefix)
-            for page in pages:
-                for item in page.get("Contents", []):
-                    match = re.fullmatch(r"batch=(\d+)/" + re.escape(name), item["Key"][len(table_prefix) :])
-                    if match:
-                        found[table, int(match.group(1))] = int(item["Size"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        raise DeliveryError(upload.describe_s3_error(exc, where)) from None
-    return found
-
-
 def state_batches(state_dir: Path) -> dict[int, dict]:
     """{batch: manifest} of the deliveries kept in the state folder."""
     batches = {}
@@ -193,13 +116,15 @@ def next_batch(src: Path, dest: str | os.PathLike | None, state_dir: Path, clien
     """The batch number of the next delivery, after checking that the landing zone, the base
     data set and the state folder agree. Removes leftovers of a delivery that never landed."""
     where = dest_text(dest)
-    landed = landed_files(dest, client)
+    # {(table, batch): size in bytes} of every delivered file already in the landing zone
+    found = upload.landed(*upload.parse_dest(dest), client)
+    landed = {key: size for key, (_, size) in found.items() if key[0] in contract.DELIVERED}
     if ("ratings", 0) not in landed:
         raise DeliveryError(
             f"{where} has no ratings/batch=0000/: land the base data set first "
-            f"(python -m scripts.upload --src {src} --dest {where})"
+            f"(python -m scripts upload --src {src} --dest {where})"
         )
-    base_size = (src / "ratings.csv").stat().st_size
+    base_size = (src / RATINGS).stat().st_size
     if landed["ratings", 0] != base_size:
         raise DeliveryError(
             f"--src {src} is not the base data set landed at {where} (ratings.csv is {base_size:,} bytes, "
@@ -219,24 +144,21 @@ def next_batch(src: Path, dest: str | os.PathLike | None, state_dir: Path, clien
         tables = sorted({t for t, b in landed if b == number})
         if not tables and number not in kept:
             continue  # a gap in the numbering: nothing was delivered as this batch
+        copy = state_dir / upload.batch_folder(number)
         if number not in kept:
             raise DeliveryError(
                 f"{where} holds batch={number:04d} ({', '.join(tables)}), which --state-dir {state_dir} lacks: "
-                f"copy that delivery into {state_dir / upload.batch_folder(number)}/ or pass the --state-dir "
-                "that produced it"
+                f"copy that delivery into {copy}/ or pass the --state-dir that produced it"
             )
-        if set(kept[number]["tables"]) != set(tables):
-            missing = sorted(set(kept[number]["tables"]) - set(tables))
-            if missing:
-                raise DeliveryError(
-                    f"batch={number:04d} is only partly landed in {where} (missing {', '.join(missing)}): finish it "
-                    f"with python -m scripts.upload --src {state_dir / upload.batch_folder(number)} "
-                    f"--dest {where} --batch {number} --tables {' '.join(kept[number]['tables'])}"
-                )
-            extra = sorted(set(tables) - set(kept[number]["tables"]))
+        if missing := sorted(set(kept[number]["tables"]) - set(tables)):
             raise DeliveryError(
-                f"{where} holds {', '.join(extra)} in batch={number:04d}, which "
-                f"{state_dir / upload.batch_folder(number)} lacks: copy the file(s) there"
+                f"batch={number:04d} is only partly landed in {where} (missing {', '.join(missing)}): finish it "
+                f"with python -m scripts upload --src {copy} --dest {where} --batch {number} "
+                f"--tables {','.join(kept[number]['tables'])}"
+            )
+        if extra := sorted(set(tables) - set(kept[number]["tables"])):
+            raise DeliveryError(
+                f"{where} holds {', '.join(extra)} in batch={number:04d}, which {copy} lacks: copy the file(s) there"
             )
     for number in kept:
         if number >= batch:  # produced but never landed (a failed upload): produced again now
@@ -265,17 +187,35 @@ class History:
     # movies: the latest delivered row per movie id
     movie_rows: dict[int, tuple[str, str]]
     base_movies: int
-    tag_cache: TagState | None = None
 
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
+    @cached_property
+    def tag_state(self) -> TagState:
+        """Which tags are applied now (computed once)."""
+        latest: dict[tuple, tuple] = {}
+        applied: dict[tuple, int] = {}
+        for row in self.tags:
+            user, movie, _text, trimmed, at, batch = row
+            key = (user, movie, trimmed)
+            if None in key or not trimmed:  # an empty tag is rejected, never applied (fct_tags)
+                continue
+            applied[key] = max(applied.get(key, -1), batch)
+            best = latest.get(key)
+            if best is None or (at or 0, -batch) > (best[4] or 0, -best[5]):
+                latest[key] = row
+        removed: dict[tuple, int] = {}
+        for user, movie, _text, trimmed, _at, batch in self.removals:
+            key = (user, movie, trimmed)
+            removed[key] = max(removed.get(key, -1), batch)
+        keys = sorted(applied)
+        current = [k for k in keys if k not in removed or applied[k] > removed[k]]
+        withdrawn = [k for k in keys if k in removed and applied[k] <= removed[k]]
+        return TagState(current=current, withdrawn=withdrawn, latest=latest)
 
 
 def _read(con, path: Path, columns: dict[str, str], select: str):
     """Run `select` over one CSV file (named src); one clear error for a bad file."""
     spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
-    query = f"select {select} from read_csv('{_quote(path)}', header = true, columns = {{{spec}}}) as src"
+    query = f"select {select} from read_csv('{sql_quote(path)}', header = true, columns = {{{spec}}}) as src"
     try:
         return con.execute(query)
     except duckdb.Error as exc:
@@ -287,7 +227,7 @@ def _read(con, path: Path, columns: dict[str, str], select: str):
 
 def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) -> History:
     """Read the base data set and the deliveries before `batch` kept in the state folder."""
-    for name in ("movies.csv", "ratings.csv", "tags.csv"):
+    for name in (MOVIES, RATINGS, TAGS):
         if not (src / name).is_file():
             raise DeliveryError(f"missing {src / name}: --src must be the folder of the base data set (batch 0)")
     folders = [(0, src)] + [(b, state_dir / upload.batch_folder(b)) for b in range(1, batch)]
@@ -299,7 +239,7 @@ def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) 
         parts, tags, removals, movie_rows = [], [], [], {}
         counts = {}
         for number, folder in folders:
-            path = folder / "ratings.csv"
+            path = folder / RATINGS
             if path.is_file():
                 clock = time.perf_counter()
                 select = "userId, movieId, cast(round(rating * 2) as bigint) as h, timestamp"
@@ -308,15 +248,15 @@ def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) 
                 if any(np.ma.is_masked(c) for c in cols.values()):
                     raise DeliveryError(f"{path} has empty values: every rating row needs all four fields")
                 parts.append((*part, np.full(len(part[0]), number, dtype=np.int64)))
-                counts.setdefault("ratings", len(part[0]))
+                counts.setdefault(RATINGS, len(part[0]))
                 say(f"  read {path}  {len(part[0]):,} rows  {time.perf_counter() - clock:.1f} s")
-            for name, into in (("tags.csv", tags), ("tag-removals.csv", removals)):
+            for name, into in ((TAGS, tags), (TAG_REMOVALS, removals)):
                 path = folder / name
                 if path.is_file():
                     rows = _read(con, path, tag_cols, "userId, movieId, tag, trim(tag), timestamp").fetchall()
                     into += [(*row, number) for row in rows]
                     counts.setdefault(name, len(rows))
-            path = folder / "movies.csv"
+            path = folder / MOVIES
             if path.is_file():
                 with open(path, newline="", encoding="utf-8") as handle:
                     reader = csv.reader(handle)
@@ -326,24 +266,15 @@ def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) 
                     movie_rows.update((int(row[0]), (row[1], row[2])) for row in rows)
                 except (ValueError, IndexError):
                     raise DeliveryError(f"{path} has a malformed row: expected movieId,title,genres") from None
-                counts.setdefault("movies", len(rows))
+                counts.setdefault(MOVIES, len(rows))
     finally:
         con.close()
-    if not counts.get("ratings"):
-        raise DeliveryError(f"{src / 'ratings.csv'} holds no rating: --src must be the base data set (batch 0)")
+    if not counts.get(RATINGS):
+        raise DeliveryError(f"{src / RATINGS} holds no rating: --src must be the base data set (batch 0)")
     users, movies, half_stars, times, batches = (np.concatenate(col) for col in zip(*parts, strict=True))
+    base = {"base_ratings": counts[RATINGS], "base_tags": counts[TAGS], "base_movies": counts[MOVIES]}
     return History(
-        users=users,
-        movies=movies,
-        half_stars=half_stars,
-        times=times,
-        batches=batches,
-        base_ratings=counts.get("ratings", 0),
-        tags=tags,
-        removals=removals,
-        base_tags=counts.get("tags.csv", 0),
-        movie_rows=movie_rows,
-        base_movies=counts.get("movies", 0),
+        users, movies, half_stars, times, batches, tags=tags, removals=removals, movie_rows=movie_rows, **base
     )
 
 
@@ -357,34 +288,6 @@ class TagState:
     latest: dict[tuple, tuple]  # key -> its latest application (a History.tags row)
 
 
-def tag_state(history: History) -> TagState:
-    if history.tag_cache is None:
-        history.tag_cache = _tag_state(history)
-    return history.tag_cache
-
-
-def _tag_state(history: History) -> TagState:
-    latest: dict[tuple, tuple] = {}
-    applied: dict[tuple, int] = {}
-    for row in history.tags:
-        user, movie, _text, trimmed, at, batch = row
-        key = (user, movie, trimmed)
-        if None in key or not trimmed:  # an empty tag is rejected, never applied (fct_tags)
-            continue
-        applied[key] = max(applied.get(key, -1), batch)
-        best = latest.get(key)
-        if best is None or (at or 0, -batch) > (best[4] or 0, -best[5]):
-            latest[key] = row
-    removed: dict[tuple, int] = {}
-    for user, movie, _text, trimmed, _at, batch in history.removals:
-        key = (user, movie, trimmed)
-        removed[key] = max(removed.get(key, -1), batch)
-    keys = sorted(applied)
-    current = [k for k in keys if k not in removed or applied[k] > removed[k]]
-    withdrawn = [k for k in keys if k in removed and applied[k] <= removed[k]]
-    return TagState(current=current, withdrawn=withdrawn, latest=latest)
-
-
 # --- drawing a delivery ---------------------------------------------------------------------
 
 
@@ -392,12 +295,6 @@ def _whole_stars_before(half: np.ndarray, times: np.ndarray) -> np.ndarray:
     """MovieLens gave whole stars only before 2003-02-18: round those up to a whole star."""
     whole = np.clip(2 * np.ceil(half / 2), 2, 10).astype(np.int64)
     return np.where(times < HALF_STARS_FROM, whole, half)
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """np.unique by sorting (numpy 2's hash-based np.unique is far slower on 20M int64)."""
-    ordered = np.sort(values)
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
 
 
 def _present(values: np.ndarray) -> np.ndarray:
@@ -420,7 +317,7 @@ class Drawer:
         self.rng = np.random.default_rng([seed, batch])
         self.stride = int(max(history.movies.max(initial=0), max(history.movie_rows, default=0))) + 1
         self.keys = history.users * self.stride + history.movies
-        self.existing = _sorted_unique(self.keys)
+        self.existing = sorted_unique(self.keys.copy())
         self.known_users = _present(history.users)
         tag_times = [row[4] for row in history.tags + history.removals if row[4] is not None]
         self.latest = int(max(int(history.times.max(initial=0)), max(tag_times, default=0)))
@@ -455,8 +352,7 @@ class Drawer:
             candidates = self.rng.choice(users, draw) * self.stride + self.rng.choice(
                 self.movie_ids, draw, p=self.movie_p
             )
-            at = np.searchsorted(self.existing, candidates).clip(max=len(self.existing) - 1)
-            candidates = candidates[self.existing[at] != candidates]
+            candidates = candidates[~in_sorted(self.existing, candidates)]
             keys = np.concatenate([keys, candidates])
             keys = keys[_distinct_first(keys)]
         raise DeliveryError(f"could not find {n:,} (user, movie) pairs not rated yet: ask for fewer new ratings")
@@ -498,8 +394,7 @@ class Drawer:
         corrected = self.existing_rows(sizes.corrections, exclude=np.empty(0, np.int64))
         ckeys = self.keys[corrected]
         if len(ckeys):
-            mask = np.isin(self.keys, ckeys)
-            rows = np.flatnonzero(mask)
+            rows = np.flatnonzero(np.isin(self.keys, ckeys))
             # the current value of each pair: newest timestamp, then earliest batch, then higher rating
             rows = rows[np.lexsort((-h.half_stars[rows], h.batches[rows], -h.times[rows], self.keys[rows]))]
             first = np.unique(self.keys[rows], return_index=True)[1]
@@ -528,7 +423,7 @@ class Drawer:
 
     def tags(self, sizes: Sizes) -> tuple[list[tuple], list[tuple], dict[str, int]]:
         """Rows of tags.csv (new tags) and tag-removals.csv (withdrawn tags)."""
-        state = tag_state(self.h)
+        state = self.h.tag_state
         current, withdrawn, latest_row = state.current, state.withdrawn, state.latest
 
         if sizes.remove_tags > len(current):
@@ -559,7 +454,6 @@ class Drawer:
         if sizes.new_tags and not texts:
             raise DeliveryError("the base data set has no tags to draw new tags from")
         tag_users = np.asarray(sorted({row[0] for row in self.h.tags if row[0] is not None}), dtype=np.int64)
-        rating_users = self.known_users
         for _ in range(100):
             want = sizes.new_tags - len(chosen)
             if want <= 0:
@@ -567,8 +461,8 @@ class Drawer:
             draw = 2 * want + 8
             users = np.where(
                 self.rng.random(draw) < 0.8,
-                self.rng.choice(tag_users if len(tag_users) else rating_users, draw),
-                self.rng.choice(rating_users, draw),
+                self.rng.choice(tag_users if len(tag_users) else self.known_users, draw),
+                self.rng.choice(self.known_users, draw),
             )
             movies = self.rng.choice(self.movie_ids, draw, p=self.movie_p)
             words = self.rng.choice(len(texts), draw, p=freq / freq.sum())
@@ -630,19 +524,6 @@ class Drawer:
 # --- writing and landing ----------------------------------------------------------------------
 
 
-def write_csv(path: Path, name: str, rows: Iterable[tuple]) -> None:
-    """Write rows like the ml-20m files: csv module, minimal quoting, \\n line endings."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-        writer.writerow(HEADERS[name])
-        writer.writerows(rows)
-
-
-def _rating_rows(rows: list[tuple]) -> Iterable[tuple]:
-    for user, movie, half, at in rows:
-        yield user, movie, f"{half / 2:.1f}", at
-
-
 def deliver(
     src: str | os.PathLike,
     dest: str | os.PathLike | None = None,
@@ -661,7 +542,7 @@ def deliver(
     size_pct every kind not given comes from preset(). Returns {"batch", "dest", "sizes",
     "files": [{"file", "rows", "counts", "path", "rejected"}...], "state", "rejects"}. Raises
     DeliveryError or upload.UploadError (one line for the user). validate: check the files with
-    scripts/validate.py before they land (as upload_dir(validate=True) does).
+    scripts/landing/validate.py before they land (as upload_dir(validate=True) does).
     """
     stream = stream if stream is not None else sys.stderr
     src, state = Path(src), Path(state_dir)
@@ -675,13 +556,10 @@ def deliver(
     given = {k: n for k, n in counts.items() if n is not None}
     if size_pct is None and not any(given.values()):
         raise DeliveryError("nothing to deliver: pass --size-pct P or a count such as --new-ratings 1000")
-    if not (src / "ratings.csv").is_file():
+    if not (src / RATINGS).is_file():
         raise DeliveryError(f"--src {src} holds no ratings.csv: pass the folder of the base data set (batch 0)")
 
-    def say(message: str) -> None:
-        stream.write(message + "\n")
-        stream.flush()
-
+    say = functools.partial(print, file=stream, flush=True)
     batch = next_batch(src, dest, state, client)
     where = dest_text(dest)
     say(f"delivery batch={batch:04d} to {where}: reading the base data set and {batch - 1} earlier deliveries")
@@ -690,7 +568,7 @@ def deliver(
         sizes = Sizes(**given)
     else:
         base = asdict(preset(size_pct, history.base_ratings, history.base_tags, history.base_movies))
-        base["remove_tags"] = min(base["remove_tags"], len(tag_state(history).current))
+        base["remove_tags"] = min(base["remove_tags"], len(history.tag_state.current))
         sizes = Sizes(**{**base, **given})
 
     clock = time.perf_counter()
@@ -698,16 +576,16 @@ def deliver(
     files: dict[str, tuple[list, dict[str, int]]] = {}
     if sizes.new_ratings or sizes.late_ratings or sizes.redeliver or sizes.corrections:
         rows, kinds = drawer.ratings(sizes)
-        files["ratings.csv"] = (list(_rating_rows(rows)), kinds)
+        files[RATINGS] = ([(u, m, f"{half / 2:.1f}", at) for u, m, half, at in rows], kinds)
     if sizes.new_tags or sizes.remove_tags:
         new_tags, removals, kinds = drawer.tags(sizes)
         if new_tags:
-            files["tags.csv"] = (new_tags, {"new": kinds["new"], "re-applied": kinds["re-applied"]})
+            files[TAGS] = (new_tags, {"new": kinds["new"], "re-applied": kinds["re-applied"]})
         if removals:
-            files["tag-removals.csv"] = (removals, {"removed": kinds["removed"]})
+            files[TAG_REMOVALS] = (removals, {"removed": kinds["removed"]})
     if sizes.movie_corrections:
         rows, kinds = drawer.movies(sizes)
-        files["movies.csv"] = (rows, kinds)
+        files[MOVIES] = (rows, kinds)
     say(f"  drew {sum(len(rows) for rows, _ in files.values()):,} rows  {time.perf_counter() - clock:.1f} s")
 
     # Keep the delivery (written aside, then renamed into place), then land it.
@@ -717,7 +595,7 @@ def deliver(
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         for name, (rows, _) in files.items():
-            write_csv(partial / name, name, rows)
+            generate.write_rows(partial / name, name, rows)
         manifest = {
             "batch": batch,
             "dest": where,
@@ -738,12 +616,16 @@ def deliver(
     )
     paths = landed["uploaded"] + landed["skipped"]
     rejected = {checked.path.name: len(checked.rejects) for checked in landed.get("checked", [])}
-    result_files = []
-    for name, (rows, kinds) in files.items():
-        suffix = f"/{TABLE_OF[name]}/{upload.batch_folder(batch)}/{name}"
-        path = next(p for p in paths if p.endswith(suffix))
-        item = {"file": name, "rows": len(rows), "counts": kinds, "path": path, "rejected": rejected.get(name, 0)}
-        result_files.append(item)
+    result_files = [
+        {
+            "file": name,
+            "rows": len(rows),
+            "counts": kinds,
+            "path": next(p for p in paths if p.endswith(f"/{TABLE_OF[name]}/{upload.batch_folder(batch)}/{name}")),
+            "rejected": rejected.get(name, 0),
+        }
+        for name, (rows, kinds) in files.items()
+    ]
     return {
         "batch": batch,
         "dest": where,
@@ -757,84 +639,41 @@ def deliver(
 # --- command line ------------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage block), exit code 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a count >= 0, got {text!r}")
-    return value
-
-
-def _pct(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 100:
-        raise argparse.ArgumentTypeError(f"expected a percentage above 0, at most 100, got {text!r}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m scripts.deliver",
-        description="Produce the next MovieLens delivery and land it as <dest>/<table>/batch=<NNNN>/<file>.",
-        epilog="Each kind is off unless given a count (or --size-pct). See the module doc for the --size-pct mix.",
-    )
-    parser.add_argument("--src", required=True, help="folder of the base data set, landed as batch 0000")
-    parser.add_argument("--dest", help="s3://bucket/prefix or a local folder (default s3://$S3_BUCKET/$S3_PREFIX)")
-    parser.add_argument(
-        "--state-dir",
-        default=DEFAULT_STATE_DIR,
-        help=f"where a copy of every delivery is kept (default {DEFAULT_STATE_DIR})",
-    )
-    parser.add_argument("--seed", type=_count, default=42, help="random seed (default 42)")
-    parser.add_argument("--size-pct", type=_pct, help="preset: every kind sized from P %% of the base data set")
-    kinds = parser.add_argument_group("what the delivery holds (rows of each kind)")
-    kinds.add_argument("--new-ratings", type=_count, metavar="N", help="new pairs, newer than anything seen")
-    kinds.add_argument("--late-ratings", type=_count, metavar="N", help="new pairs with old timestamps")
-    kinds.add_argument("--redeliver", type=_count, metavar="N", help="exact copies of delivered ratings")
-    kinds.add_argument("--corrections", type=_count, metavar="N", help="new values of existing ratings")
-    kinds.add_argument("--new-tags", type=_count, metavar="N", help="tags not currently applied")
-    kinds.add_argument("--remove-tags", type=_count, metavar="N", help="withdrawals of current tags")
-    kinds.add_argument("--movie-corrections", type=_count, metavar="N", help="corrected titles or genres")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a bad argument (2, message printed)
-        return exc.code if isinstance(exc.code, int) else 2
-    counts = {f.name: getattr(args, f.name) for f in fields(Sizes)}
+@click.command("deliver", epilog="Each kind is off unless given a count (or --size-pct).")
+@click.option("--src", required=True, help="folder of the base data set, landed as batch 0000")
+@click.option("--dest", help="s3://bucket/prefix or a local folder (default s3://$S3_BUCKET/$S3_PREFIX)")
+@click.option(
+    "--state-dir", default=DEFAULT_STATE_DIR, show_default=True, help="where a copy of every delivery is kept"
+)
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="random seed")
+@click.option(
+    "--size-pct",
+    type=click.FloatRange(0, 100, min_open=True),
+    help="preset: every kind sized from P % of the base data set",
+)
+@click.option("--new-ratings", type=click.IntRange(min=0), help="new pairs, newer than anything seen")
+@click.option("--late-ratings", type=click.IntRange(min=0), help="new pairs with old timestamps")
+@click.option("--redeliver", type=click.IntRange(min=0), help="exact copies of delivered ratings")
+@click.option("--corrections", type=click.IntRange(min=0), help="new values of existing ratings")
+@click.option("--new-tags", type=click.IntRange(min=0), help="tags not currently applied")
+@click.option("--remove-tags", type=click.IntRange(min=0), help="withdrawals of current tags")
+@click.option("--movie-corrections", type=click.IntRange(min=0), help="corrected titles or genres")
+@click.option("--quiet", is_flag=True, help="no progress on stderr")
+def command(src, dest, state_dir, seed, size_pct, quiet, **counts) -> None:
+    """Produce the next MovieLens delivery and land it as <dest>/<table>/batch=<NNNN>/<file>."""
     try:
         result = deliver(
-            args.src,
-            args.dest,
-            size_pct=args.size_pct,
-            seed=args.seed,
-            state_dir=args.state_dir,
-            stream=io.StringIO() if args.quiet else sys.stderr,
+            src,
+            dest,
+            size_pct=size_pct,
+            seed=seed,
+            state_dir=state_dir,
+            stream=io.StringIO() if quiet else sys.stderr,
             validate=True,
             **counts,
         )
-    except (DeliveryError, upload.UploadError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
-        print(f"{parser.prog}: error: interrupted; run again (a delivery that did not land is redone)", file=sys.stderr)
-        return 130
+        raise DeliveryError("interrupted; run again (a delivery that did not land is redone)", 130) from None
     for item in result["files"]:
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in item["counts"].items() if n)
         rows = f"{item['rows']:>9,} row{'s' if item['rows'] != 1 else ' '}"
@@ -842,8 +681,3 @@ def main(argv: list[str] | None = None) -> int:
         if item["rejected"]:
             print(f"{'':<17} {item['rejected']:>9,} rejected, listed in {result['rejects']}")
     print(f"batch={result['batch']:04d} landed in {result['dest']}; a copy is kept in {result['state']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,29 +1,21 @@
-"""Start, reach and stop the Snowflake emulator (scripts/snowflake_emulator.py, in .venv-fakesnow)
+"""Start, reach and stop the Snowflake emulator (snowflake_emulator.py beside this file, in .venv-fakesnow)
 as a local process: used by `make emulate` and by the test suite."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
-from scripts.dbt_env import ROOT
+from scripts.common import ROOT, free_port  # noqa: F401 - free_port re-exported for the tests
 
 EMULATOR_PYTHON = ROOT / ".venv-fakesnow" / "bin" / "python"
-EMULATOR_SCRIPT = ROOT / "scripts" / "snowflake_emulator.py"
+EMULATOR_SCRIPT = Path(__file__).with_name("snowflake_emulator.py")
 
 
 class EmulatorStartError(RuntimeError):
     """The emulator did not answer a login in time; the message ends with its log."""
-
-
-def free_port() -> int:
-    """A 127.0.0.1 port nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def emulator_command(*args: str) -> list[str]:

@@ -3,7 +3,7 @@
 -- CREATE ROLE, CREATE WAREHOUSE and CREATE DATABASE). Least privilege:
 --   ${SNOWFLAKE_ROLE}  reads RAW, owns nothing there but the load objects it creates, and
 --                      writes only ANALYTICS.
--- Placeholders (dollar-brace names) are filled from the environment by scripts/prod_check.py --setup-sql.
+-- Placeholders (dollar-brace names) are filled from the environment by python -m scripts prod-check --setup-sql.
 
 use role accountadmin;
 

@@ -1,20 +1,10 @@
 """`make prod-smoke`: the production path on a real Snowflake account, in a throwaway database.
 
-    python -m scripts.prod_smoke          # refuses (one line listing them) without the settings
-
-With the settings of `make prod` plus PROD_SMOKE_PREFIX and S3 keys, it
-1. generates a tiny delivery and lands it under s3://$S3_BUCKET/$S3_PREFIX/_smoke/<database>/
-   (inside the storage integration's allowed location; nothing else in the bucket is touched);
-2. creates the database <PROD_SMOKE_PREFIX>_<UTC time> and its raw schema (SETUP_SQL), as
-   PROD_SMOKE_ROLE (default SNOWFLAKE_ROLE), which needs CREATE DATABASE on the account;
-3. runs `load_raw`, `dbt seed`, `dbt build` there (target prod, the database set by env);
-4. lands a second delivery, loads it and builds incrementally;
-5. builds DuckDB (ci target) from the same S3 files and compares every core and analytics table
-   (row counts and per-column checksums, scripts/compare_warehouses.py), one line per difference;
-6. drops the database and deletes the delivery's objects (TEARDOWN_SQL), whatever happened.
-Exit 0 when every table is equal, 1 otherwise, 2 when settings are missing.
-
-It cannot run offline; tests/test_prod_smoke.py runs the same function against the emulator.
+It lands two tiny deliveries under s3://$S3_BUCKET/$S3_PREFIX/_smoke/<database>/, creates the
+database <PROD_SMOKE_PREFIX>_<UTC time> (as PROD_SMOKE_ROLE), loads and builds there, builds DuckDB
+from the same files, compares every core and analytics table, and drops the database and the
+objects whatever happened. Exit 0 when every table is equal, 1 otherwise, 2 when settings are
+missing. tests/test_prod_smoke.py runs the same function against the emulator.
 """
 
 from __future__ import annotations
@@ -29,9 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scripts import compare_warehouses, deliver, prod_check, upload
-from scripts import generate_movielens as gen
-from scripts.dbt_env import DBT, ROOT, duckdb_env
+import click
+
+from scripts.common import DBT, ROOT, duckdb_env
+from scripts.dataset import deliver
+from scripts.dataset import generate as gen
+from scripts.landing import upload
+from scripts.tools import compare as compare_warehouses
+from scripts.tools import prod_check
 
 SCALE = 0.001
 SEED = 17
@@ -183,8 +178,9 @@ def smoke(
         say(f"prod-smoke: dropped {database}, deleted {_delete_prefix(client, root)} object(s) under {root}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    del argv
+@click.command("prod-smoke")
+def command() -> int:
+    """The production path on a real account, in a throwaway database (see the module's doc)."""
     env = dict(os.environ)
     problems = missing(env)
     if problems:
@@ -203,7 +199,3 @@ def main(argv: list[str] | None = None) -> int:
     for line in comparison.lines():
         print(line)
     return 1 if comparison.differing else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

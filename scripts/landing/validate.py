@@ -1,58 +1,20 @@
-"""Check a MovieLens delivery before it lands: stop it, or list the rows the warehouse leaves out.
+"""Check a delivery folder before it lands (`python -m scripts validate`; upload and deliver call it).
 
-    python -m scripts.validate --src data/generated/sf0.1
-    python -m scripts.validate --src data/deliveries/batch=0003 --batch 3 --tables ratings
-
-scripts/upload.py and scripts/deliver.py run these checks on every file before the first byte
-lands. Two outcomes:
-
-The rule: stop only what cannot be read unambiguously; every other row lands, and each row
-either reaches the warehouse or is listed with its file, line, raw text and reason.
-
-STOP (nothing lands; one line `<file>: line <n>: <problem>: <fix>`, exit 1) when the file as a
-whole cannot be read unambiguously: no file for a required table in the first delivery (batch
-0; the genome files are optional together, as ml-latest-small has none), an empty (0-byte)
-file, a header that is not exactly the MovieLens header (renamed or reordered columns), a row
-with the wrong number of fields, an unbalanced quote, invalid UTF-8 (or a NUL byte); a repeated
-key in movies, links or the genome files (which of two rows is the movie is a guess); and an
-invalid row of movies or the genome files: a rejected movie would leave its ratings, tags and
-links pointing at nothing, and the genome is a complete movie x tag matrix, so their rows
-cannot be rejected one by one.
-
-Blank lines (anywhere, CRLF or LF) hold no data: both targets skip them, and so does this check
-(FileResult.blank_lines lists them; `describe` prints a note). CRLF line endings are read as LF.
-
-REJECT (the file lands as delivered, the build goes on) for invalid rows of ratings.csv, tags.csv,
-tag-removals.csv and links.csv: an id that is not a positive integer written plainly (no sign, space,
-decimal point or leading zero), a rating that is not a number or not one of 0.5, 1.0 (or 1),
-1.5 ... 5.0 (or 5), an imdbId that is not 1 to 7 digits, a tmdbId that is not a whole number,
-a tag that is empty or only spaces (real ml-20m has such rows:
-`116460,123,,1199450867`), a timestamp that is not whole epoch seconds (at most ten digits), a
-movie id that no movies.csv of this or an earlier delivery holds, and a second row for a
-(user, movie) within a ratings file (the newest is kept, then the higher rating: the row
-fct_ratings keeps). Each rejected
-row is listed, with its line and text, in `<dest>/rejected_rows/batch=<NNNN>/rejected-rows.csv`
-(columns table_name, source_file, line, raw_text, reason), which the warehouse reads as the
-`rejected_rows` source (fct_rejected_rows). fct_ratings, fct_tags and stg_movielens__links /
-dim_movies leave out exactly these rows by the same rules (a repeated pair by keeping one row
-per pair), so rows in the file = rows loaded + rows rejected; the singular tests
-tests/assert_every_raw_{rating,tag,link}_is_valid.sql check it on every build, per file and
-reason (repeated pairs aside), with the rules written again in SQL: change them together
-(tests/test_bad_input.py compares the reasons and limits).
-
-A header-only file is valid (0 rows). Line numbers count the header as line 1; a quoted value
-spanning lines is reported at the line where its row starts.
-
-Speed: the structure and the rows are read by DuckDB with the dialect of the warehouse's raw
-views (macros/raw/raw_layer.sql): about 9 s for the 20M rows of ratings.csv and 15 s for a whole
-ml-20m-size delivery on 2 cores, a few seconds more when rows are rejected. Python's csv module
-only reads files that contain a quote character (titles, tags: the small files).
+A file that cannot be read unambiguously stops the delivery with one line `<file>: line <n>:
+<problem>: <fix>` (ValidationError): a missing required file in batch 0, an empty file, a header
+other than ml-20m's, a wrong column count, an unbalanced quote, invalid UTF-8, a repeated key or an
+invalid row in movies or the genome files. Any other invalid row (the rules of scripts/contract.py,
+written here in DuckDB SQL as CHECKS) is rejected: the file lands as it is, and the row is listed
+with its file, line, text and reason in the batch's rejects file, which the warehouse reads as the
+`rejected_rows` source. Blank lines hold no data and are skipped, as on both targets. Line numbers
+count the header as line 1. DuckDB reads the files with the raw views' dialect
+(macros/raw/raw_layer.sql); Python's csv module only reads files that contain a quote.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
+import itertools
 import re
 import sys
 import time
@@ -62,32 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import click
 import duckdb
 
-# Each raw table: its file in a delivery folder and its exact ml-20m header.
-FILES = {
-    "movies": "movies.csv",
-    "ratings": "ratings.csv",
-    "tags": "tags.csv",
-    "links": "links.csv",
-    "genome_scores": "genome-scores.csv",
-    "genome_tags": "genome-tags.csv",
-    "tag_removals": "tag-removals.csv",
-}
-HEADERS = {
-    "movies": ("movieId", "title", "genres"),
-    "ratings": ("userId", "movieId", "rating", "timestamp"),
-    "tags": ("userId", "movieId", "tag", "timestamp"),
-    "links": ("movieId", "imdbId", "tmdbId"),
-    "genome_scores": ("movieId", "tagId", "relevance"),
-    "genome_tags": ("tagId", "tag"),
-    "tag_removals": ("userId", "movieId", "tag", "timestamp"),
-}
-# Tables the first delivery may lack (they only come with later deliveries).
-OPTIONAL_TABLES = {"tag_removals"}
-# Tables a MovieLens release may lack: ml-latest-small has no genome. They come both or neither;
-# without them the genome tables and marts are empty.
-GENOME_TABLES = ("genome_scores", "genome_tags")
+from scripts import contract
+from scripts.common import UserError
+
+# The delivered files (scripts/contract.py); the first delivery may lack tag_removals.
+FILES = contract.DELIVERED
+HEADERS = {table: contract.RAW[table].header for table in FILES}
+OPTIONAL_TABLES = contract.OPTIONAL_TABLES & set(FILES)
+GENOME_TABLES = contract.GENOME_TABLES
 # Tables whose invalid rows are rejected (listed) rather than stopping the delivery; a file where
 # most rows would be rejected is wrong as a whole and stops instead.
 REJECTING_TABLES = {"ratings", "tags", "tag_removals", "links"}
@@ -95,30 +42,14 @@ MAX_REJECTED_SHARE = 0.5
 SHARE_FROM_ROWS = 1000
 
 # The rejects file: one per delivery, beside the data, read by the warehouse as a raw table.
-REJECTS_TABLE = "rejected_rows"
-REJECTS_FILE = "rejected-rows.csv"
-REJECTS_HEADER = ("table_name", "source_file", "line", "raw_text", "reason")
+REJECTS_TABLE = contract.REJECTS_TABLE
+REJECTS_FILE = contract.FILES[REJECTS_TABLE]
+REJECTS_HEADER = contract.RAW[REJECTS_TABLE].header
 
-# Reasons, word for word as tests/assert_every_raw_rating_is_valid.sql writes them.
-USER_ID = "user id is not a positive integer"
-MOVIE_ID = "movie id is not a positive integer"
-TAG_ID = "tag id is not a positive integer"
-NOT_A_NUMBER = "rating is not a number"
-NOT_HALF_STARS = "rating is not one of 0.5, 1.0, 1.5 ... 5.0"
-BAD_TIMESTAMP = "timestamp is not whole epoch seconds"
-UNKNOWN_MOVIE = "movie id is in no movies.csv of this or an earlier delivery"
-DUPLICATE_PAIR = "duplicate (user, movie) in the file: the newest rating is kept, then the higher"
-EMPTY_TAG = "tag is empty"
-
-# The rules, in DuckDB SQL over the raw text (every column read as varchar). The warehouse
-# applies the same rules (stg_movielens__ratings casts only well-written values, fct_ratings
-# filters), written the same way on both targets: a value is valid when it is written exactly as
-# the warehouse would write the number back (no sign, spaces or leading zeros), which is also a
-# cheap test (no regular expression for the 20M valid rows of ratings.csv).
-MAX_INT = 2_147_483_647  # ids are 32-bit integers on DuckDB (dbt.type_int())
-MAX_EPOCH = 9_999_999_999  # ten digits: before the year 2286
-RATINGS = ("0.5", "1", "1.0", "1.5", "2", "2.0", "2.5", "3", "3.0", "3.5", "4", "4.0", "4.5", "5", "5.0")
-RATINGS_SQL = "(" + ", ".join(f"'{r}'" for r in RATINGS) + ")"
+# The rules (scripts/contract.py) in DuckDB SQL over the raw text (every column read as varchar).
+# A value is valid when it is written exactly as the number written back, which is also a cheap
+# test (no regular expression for the 20M valid rows of ratings.csv).
+RATINGS_SQL = "(" + ", ".join(f"'{r}'" for r in contract.RATINGS) + ")"
 
 
 def _plain_int(column: str, low: int, high: int) -> str:
@@ -128,12 +59,12 @@ def _plain_int(column: str, low: int, high: int) -> str:
 
 IS_RATING = f"coalesce(rating in {RATINGS_SQL}, false)"
 # Only rows whose rating is not one of the listed spellings reach the regular expression.
-IS_NUMBER = f"case when {IS_RATING} then true else regexp_full_match(coalesce(rating, ''), '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)') end"
-IS_EPOCH = _plain_int('"timestamp"', 0, MAX_EPOCH)
+IS_NUMBER = f"case when {IS_RATING} then true else regexp_full_match(coalesce(rating, ''), '{contract.A_NUMBER}') end"
+IS_EPOCH = _plain_int('"timestamp"', 0, contract.MAX_EPOCH)
 
 
 def _positive_int(column: str) -> str:
-    return _plain_int(column, 1, MAX_INT)
+    return _plain_int(column, 1, contract.MAX_INT)
 
 
 @dataclass(frozen=True)
@@ -150,39 +81,39 @@ RATING_FIX = "ratings are written 0.5, 1.0 (or 1), 1.5, ... 5.0 (or 5)"
 EPOCH_FIX = "timestamps are whole seconds since 1970-01-01 UTC, written plainly"
 CHECKS: dict[str, list[Check]] = {
     "ratings": [
-        Check(_positive_int("userid"), USER_ID, ID_FIX),
-        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
-        Check(IS_NUMBER, NOT_A_NUMBER, RATING_FIX),
-        Check(IS_RATING, NOT_HALF_STARS, RATING_FIX),
-        Check(IS_EPOCH, BAD_TIMESTAMP, EPOCH_FIX),
+        Check(_positive_int("userid"), contract.USER_ID, ID_FIX),
+        Check(_positive_int("movieid"), contract.MOVIE_ID, ID_FIX),
+        Check(IS_NUMBER, contract.NOT_A_NUMBER, RATING_FIX),
+        Check(IS_RATING, contract.NOT_HALF_STARS, RATING_FIX),
+        Check(IS_EPOCH, contract.BAD_TIMESTAMP, EPOCH_FIX),
     ],
     "movies": [
-        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check(_positive_int("movieid"), contract.MOVIE_ID, ID_FIX),
         Check("title is not null", "title is empty", "every movie needs a title"),
     ],
     "links": [
-        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check(_positive_int("movieid"), contract.MOVIE_ID, ID_FIX),
         Check(
-            "regexp_full_match(coalesce(imdbid, ''), '[0-9]{1,7}')",
-            "imdbId is not 1 to 7 digits",
+            f"regexp_full_match(coalesce(imdbid, ''), '{contract.IMDB_ID}')",
+            contract.BAD_IMDB_ID,
             "write the IMDb id without its tt prefix",
         ),
         Check(
-            "tmdbid is null or regexp_full_match(tmdbid, '[0-9]+')",
-            "tmdbId is not a whole number",
+            f"tmdbid is null or regexp_full_match(tmdbid, '{contract.TMDB_ID}')",
+            contract.BAD_TMDB_ID,
             "leave tmdbId empty when unknown",
         ),
     ],
     "tags": [
-        Check(_positive_int("userid"), USER_ID, ID_FIX),
-        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
+        Check(_positive_int("userid"), contract.USER_ID, ID_FIX),
+        Check(_positive_int("movieid"), contract.MOVIE_ID, ID_FIX),
         # Empty, or spaces only (quoted or not): trim() as the warehouse does it on both targets.
-        Check("coalesce(trim(tag) != '', false)", EMPTY_TAG, "every tag row needs its text"),
-        Check(IS_EPOCH, BAD_TIMESTAMP, EPOCH_FIX),
+        Check("coalesce(trim(tag) != '', false)", contract.EMPTY_TAG, "every tag row needs its text"),
+        Check(IS_EPOCH, contract.BAD_TIMESTAMP, EPOCH_FIX),
     ],
     "genome_scores": [
-        Check(_positive_int("movieid"), MOVIE_ID, ID_FIX),
-        Check(_positive_int("tagid"), TAG_ID, ID_FIX),
+        Check(_positive_int("movieid"), contract.MOVIE_ID, ID_FIX),
+        Check(_positive_int("tagid"), contract.TAG_ID, ID_FIX),
         Check(
             "coalesce(try_cast(relevance as double) between 0 and 1, false)",
             "relevance is not a number from 0 to 1",
@@ -190,7 +121,7 @@ CHECKS: dict[str, list[Check]] = {
         ),
     ],
     "genome_tags": [
-        Check(_positive_int("tagid"), TAG_ID, ID_FIX),
+        Check(_positive_int("tagid"), contract.TAG_ID, ID_FIX),
         Check("tag is not null", "tag is empty", "every genome tag needs its text"),
     ],
 }
@@ -206,7 +137,7 @@ KEYS = {
 }
 
 
-class ValidationError(Exception):
+class ValidationError(UserError):
     """A delivery that must not land; the message is the one line the user sees."""
 
 
@@ -246,10 +177,11 @@ def _stop(path: Path, line: int | None, problem: str, fix: str) -> ValidationErr
 
 def _check_header(path: Path, table: str) -> None:
     expected = HEADERS[table]
+    fix = f"deliver the file with the ml-20m header {','.join(expected)} (those names, in that order)"
     with open(path, "rb") as handle:
         first = handle.readline()
     if not first:
-        raise _stop(path, 1, "empty file (0 bytes, not even a header)", _header_fix(table, "deliver the file with"))
+        raise _stop(path, 1, "empty file (0 bytes, not even a header)", fix)
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -267,11 +199,7 @@ def _check_header(path: Path, table: str) -> None:
     else:
         renamed = [f"{f!r} for {e!r}" for f, e in zip(found, expected, strict=True) if f != e]
         problem = f"columns renamed: header is {text!r}, expected {','.join(expected)!r} ({', '.join(renamed)})"
-    raise _stop(path, 1, problem, _header_fix(table, "deliver the file with"))
-
-
-def _header_fix(table: str, verb: str) -> str:
-    return f"{verb} the ml-20m header {','.join(HEADERS[table])} (those names, in that order)"
+    raise _stop(path, 1, problem, fix)
 
 
 def _utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
@@ -303,7 +231,7 @@ def _scan(path: Path, chunk: int = 16 << 20) -> _Scan:
     return scan
 
 
-def _quote_sql(path: Path) -> str:
+def sql_quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
@@ -311,7 +239,7 @@ def read_csv_sql(path: Path, table: str) -> str:
     """read_csv with the raw views' dialect (macros/raw/raw_layer.sql): every column text."""
     columns = ", ".join(f"'{name.lower()}': 'varchar'" for name in HEADERS[table])
     return (
-        f"read_csv('{_quote_sql(path)}', auto_detect = false, header = true, delim = ',', quote = '\"', "
+        f"read_csv('{sql_quote(path)}', auto_detect = false, header = true, delim = ',', quote = '\"', "
         f"escape = '\"', strict_mode = true, columns = {{{columns}}})"
     )
 
@@ -342,13 +270,11 @@ def _utf8_problem_at(path: Path, line: int | None) -> str:
     """The invalid byte of a line, if the line is known and holds one."""
     if line:
         with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                if number == line:
-                    try:
-                        raw.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        return _utf8_problem(raw, exc)
-                    break
+            raw = next(itertools.islice(handle, line - 1, None), b"")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _utf8_problem(raw, exc)
     return "invalid UTF-8"
 
 
@@ -360,12 +286,11 @@ def _column_count(table: str, found: int) -> tuple[str, str]:
     )
 
 
-def _python_structure(path: Path, table: str, blanks: list[int] | None = None) -> list[int]:
+def _python_structure(path: Path, table: str, blanks: list[int]) -> list[int]:
     """Parse a file that has quotes with Python's csv module: the line each row starts on.
     Blank lines hold no data: both targets skip them; their numbers go to `blanks`."""
     width = len(HEADERS[table])
     starts: list[int] = []
-    blanks = [] if blanks is None else blanks
 
     def lines() -> Iterable[str]:
         with open(path, "rb") as handle:
@@ -431,13 +356,15 @@ def _structure(con, path: Path, table: str) -> tuple[int, list[int] | None, int,
 def _reason_sql(table: str, known: bool) -> str:
     whens = [f"when not ({check.valid}) then '{check.problem}'" for check in CHECKS[table]]
     if known and table in MOVIE_TABLES:
-        whens.append(f"when try_cast(movieid as bigint) not in (select movie_id from known) then '{UNKNOWN_MOVIE}'")
+        whens.append(
+            f"when try_cast(movieid as bigint) not in (select movie_id from known) then '{contract.UNKNOWN_MOVIE}'"
+        )
     return "case " + " ".join(whens) + " end"
 
 
 def _fixes(table: str) -> dict[str, str]:
     fixes = {check.problem: check.fix for check in CHECKS[table]}
-    fixes[UNKNOWN_MOVIE] = "deliver the movie in movies.csv (this delivery or an earlier one)"
+    fixes[contract.UNKNOWN_MOVIE] = "deliver the movie in movies.csv (this delivery or an earlier one)"
     return fixes
 
 
@@ -446,30 +373,29 @@ def _invalid_rows(con, path: Path, table: str, known: bool) -> tuple[list[tuple[
     is a repeated key (which stops the file). Row numbers come from row_number() over () on a
     single-file read, which follows the file's order."""
     source = read_csv_sql(path, table)
-    checked = f"select row_number() over () as row_no, *, {_reason_sql(table, known)} as reason from {source}"
+    reason = _reason_sql(table, known)
+    checked = f"select row_number() over () as row_no, *, {reason} as reason from {source}"
+    listed = f"select row_no, reason from ({checked}) where reason is not null order by row_no"
     if table == "ratings":
         # First one parallel pass that only counts (the clean case ends here), then, if needed,
         # the rows in file order: the reasons, and the losers of each repeated (user, movie)
         # among the valid rows.
-        pair = f"try_cast(userid as bigint) * {MAX_INT + 1} + try_cast(movieid as bigint)"
+        pair = f"try_cast(userid as bigint) * {contract.MAX_INT + 1} + try_cast(movieid as bigint)"
         invalid, repeated = con.execute(
             f"""
             select
                 count(*) filter (where reason is not null),
                 count(*) filter (where reason is null) - count(distinct pair) filter (where reason is null)
-            from (select {_reason_sql(table, known)} as reason, {pair} as pair from {source})
+            from (select {reason} as reason, {pair} as pair from {source})
             """
         ).fetchone()
-        if not invalid and not repeated:
-            return [], False
         if not repeated:
-            found = con.execute(f"select row_no, reason from ({checked}) where reason is not null order by row_no")
-            return found.fetchall(), False
+            return con.execute(listed).fetchall() if invalid else [], False
         sql = f"""
             with checked as materialized (
                 select
                     row_number() over () as row_no,
-                    {_reason_sql(table, known)} as reason,
+                    {reason} as reason,
                     {pair} as pair,
                     try_cast("timestamp" as bigint) as t,
                     try_cast(rating as double) as r
@@ -490,27 +416,22 @@ def _invalid_rows(con, path: Path, table: str, known: bool) -> tuple[list[tuple[
             )
             select row_no, reason from checked where reason is not null
             union all
-            select row_no, '{DUPLICATE_PAIR}' from ranked where rank > 1
+            select row_no, '{contract.DUPLICATE_PAIR}' from ranked where rank > 1
             order by row_no
         """
         return con.execute(sql).fetchall(), False
-    reason = _reason_sql(table, known)
     found = []
     if con.execute(f"select count(*) from {source} where ({reason}) is not null").fetchone()[0]:
-        found = con.execute(
-            f"select row_no, reason from ({checked}) where reason is not null order by row_no"
-        ).fetchall()
+        found = con.execute(listed).fetchall()
     if table in KEYS and (table in REJECTING_TABLES or not found):
         # A key repeated among the valid rows: which row is the right one is a guess (a stop).
         key = ", ".join(f"try_cast({column} as bigint)" for column in KEYS[table])
-        valid = f"({reason}) is null"
         repeated = con.execute(
-            f"select 1 from {source} where {valid} group by {key} having count(*) > 1 limit 1"
+            f"select 1 from {source} where ({reason}) is null group by {key} having count(*) > 1 limit 1"
         ).fetchall()
         if repeated:  # only then find the first repeated row (a window over the whole file)
             repeated = con.execute(
-                f"select row_no from (select row_number() over () as row_no, *, {reason} as reason from {source}) "
-                f"where reason is null "
+                f"select row_no from ({checked}) where reason is null "
                 f"qualify row_number() over (partition by {key} order by row_no) > 1 order by row_no limit 1"
             ).fetchall()
             names = " and ".join(HEADERS[table][[h.lower() for h in HEADERS[table]].index(c)] for c in KEYS[table])
@@ -546,8 +467,6 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
     clock = time.perf_counter()
     if not path.is_file():
         raise _stop(path, None, "no such file", f"deliver {FILES[table]} for table {table}")
-    if path.stat().st_size == 0:
-        raise _stop(path, 1, "empty file (0 bytes, not even a header)", _header_fix(table, "deliver the file with"))
     _check_header(path, table)
     con = duckdb.connect()
     try:
@@ -665,8 +584,7 @@ def validate_dir(
             known |= movie_ids(path)
         results.append(result)
         if stream is not None:
-            stream.write(f"  checked {describe(result)}\n")
-            stream.flush()
+            print(f"  checked {describe(result)}", file=stream, flush=True)
     return results
 
 
@@ -700,69 +618,38 @@ def write_rejects(results: Iterable[FileResult], source_files: dict[str, str], o
 # --- command line ---------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+def table_list(ctx, param, values: tuple[str, ...]) -> list[str] | None:
+    """--tables ratings,tags (or repeated): the tables named, None when not given."""
+    return [t for value in values for t in value.split(",") if t] or None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m scripts.validate",
-        description="Check the MovieLens CSV files of a delivery folder, landing nothing.",
-    )
-    parser.add_argument("--src", required=True, help="folder holding movies.csv, ratings.csv, ...")
-    parser.add_argument(
-        "--batch", type=int, default=0, help="the delivery's batch (0, the default, must hold every table)"
-    )
-    parser.add_argument("--tables", nargs="+", metavar="TABLE", help=f"only these tables ({' '.join(FILES)})")
-    parser.add_argument(
-        "--known-movies",
-        metavar="MOVIES_CSV",
-        nargs="+",
-        default=[],
-        help="movies.csv files of earlier deliveries (their ids are known movies too)",
-    )
-    parser.add_argument("--show", type=int, default=5, metavar="N", help="rejected rows to print per file (default 5)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
-    tables = [t for group in args.tables for t in group.split(",") if t] if args.tables else None
-    src = Path(args.src)
-    try:
-        known: set[int] | None = set()
-        for path in args.known_movies:
-            known |= movie_ids(path)
-        movies = src / FILES["movies"]
-        if tables is not None and "movies" not in tables and movies.is_file():
-            validate_file(movies, "movies")  # its ids count only if it is valid
-            known |= movie_ids(movies)
-        elif not args.known_movies and not movies.is_file():
-            known = None  # nothing to check the movie ids against
-        results = validate_dir(src, tables, args.batch, known, stream=sys.stderr)
-    except ValidationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+@click.command("validate")
+@click.option(
+    "--src", required=True, type=click.Path(path_type=Path), help="folder holding movies.csv, ratings.csv, ..."
+)
+@click.option("--batch", type=int, default=0, show_default=True, help="the delivery's batch (0 must hold every table)")
+@click.option("--tables", multiple=True, callback=table_list, help="only these tables, comma-separated")
+@click.option("--known-movies", multiple=True, type=click.Path(), help="movies.csv of an earlier delivery (repeatable)")
+@click.option("--show", type=int, default=5, show_default=True, help="rejected rows to print per file")
+def command(src: Path, batch: int, tables: list[str] | None, known_movies: tuple[str, ...], show: int) -> None:
+    """Check the MovieLens CSV files of a delivery folder, landing nothing."""
+    known: set[int] | None = set()
+    for path in known_movies:
+        known |= movie_ids(path)
+    movies = src / FILES["movies"]
+    if tables is not None and "movies" not in tables and movies.is_file():
+        validate_file(movies, "movies")  # its ids count only if it is valid
+        known |= movie_ids(movies)
+    elif not known_movies and not movies.is_file():
+        known = None  # nothing to check the movie ids against
+    results = validate_dir(src, tables, batch, known, stream=sys.stderr)
     for result in results:
-        for reject in result.rejects[: args.show]:
+        for reject in result.rejects[:show]:
             print(f"{result.path}: line {reject.line}: {reject.reason}: {reject.raw_text}")
-        if len(result.rejects) > args.show:
-            print(f"{result.path}: ... {len(result.rejects) - args.show:,} more rejected row(s)")
+        if len(result.rejects) > show:
+            print(f"{result.path}: ... {len(result.rejects) - show:,} more rejected row(s)")
     rows = sum(r.rows for r in results)
     rejected = sum(len(r.rejects) for r in results)
     if known is None:
         print("note: movie ids not checked (no movies.csv here and no --known-movies)", file=sys.stderr)
     print(f"ok: {len(results)} file(s), {rows:,} rows, {rejected:,} would be rejected, none stops the delivery")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

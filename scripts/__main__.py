@@ -1,0 +1,3 @@
+from scripts.cli import cli
+
+cli(prog_name="python -m scripts")
