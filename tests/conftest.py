@@ -27,11 +27,31 @@ from scripts.landing import s3_local
 S3_FIXTURES = {"moto_server", "moto_iam_server", "s3_env", "s3_bucket"}
 
 
+# The slowest modules (each several minutes of dbt builds on 2 cores), slowest first. `make test`
+# hands whole modules to two workers in collection order (--dist loadfile): starting the longest
+# ones first lets both workers finish together instead of one running a long module alone at the end.
+SLOWEST_FIRST = (
+    "test_deliveries.py",
+    "test_snowflake_deliveries.py",
+    "test_prod_smoke.py",
+    "test_snowflake_prod.py",
+    "test_snowflake.py",
+    "test_emulate.py",
+    "test_landing_zone.py",
+    "test_bad_input.py",
+    "test_releases.py",
+    "test_bad_input_bypass.py",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """Mark `s3` every test that uses (directly or through its fixtures) a local S3 server above."""
+    """Mark `s3` every test that uses (directly or through its fixtures) a local S3 server above,
+    and run the slowest modules first (a stable sort: each module's tests keep their order)."""
     for item in items:
         if S3_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.s3)
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture
