@@ -13,8 +13,7 @@
 {%- endmacro %}
 
 {% macro duckdb__raw_loaded_at_query() -%}
-    {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing') | replace("'", "''") -%}
-    select max(last_modified) from read_blob('{{ raw_root }}/{{ this.identifier }}/*/*.csv')
+    select max(last_modified) from read_blob('{{ raw_files_glob(this.identifier) | replace("'", "''") }}')
 {%- endmacro %}
 
 {% macro snowflake__raw_loaded_at_query() -%}

@@ -83,9 +83,8 @@
 {%- endmacro %}
 
 {% macro duckdb__landed_files_since(table, batch) -%}
-    {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing') | replace("'", "''") -%}
     {%- set query -%}
-        select file from glob('{{ raw_root }}/{{ table }}/*/*.csv')
+        select file from glob('{{ raw_files_glob(table) | replace("'", "''") }}')
         where {{ try_cast_text(regex_extract('file', 'batch=([0-9]+)'), dbt.type_int()) }} > {{ batch }}
     {%- endset -%}
     {{ return(run_query(query).columns[0].values() if execute else []) }}

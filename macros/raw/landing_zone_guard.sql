@@ -38,12 +38,12 @@
     {%- if not execute -%}
         {{ return('select 1') }}
     {%- endif -%}
-    {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing').rstrip('/') -%}
+    {%- set root = raw_root() -%}
+    {%- set quoted_root = root | replace("'", "''") -%}
     {%- set raw_schema = env_var('SNOWFLAKE_RAW_SCHEMA', 'raw') -%}
-    {%- set quoted_root = raw_root | replace("'", "''") -%}
     {%- set patterns = [] -%}
     {%- for table in raw_tables() -%}
-        {%- do patterns.append("'" ~ quoted_root ~ "/" ~ table ~ "/*/*.csv'") -%}
+        {%- do patterns.append("'" ~ raw_files_glob(table) | replace("'", "''") ~ "'") -%}
     {%- endfor -%}
     {#- The landing zone is listed once per build (on S3, LIST requests), into a temp table the
         checks below read, and only after the recorded landing zone is found to be this one. Listing only: read_blob reads no content unless `content` is selected. -#}
@@ -72,10 +72,10 @@
         ~ ' where current_files.filename is null or current_files.size != recorded.size'
         ~ ' or current_files.last_modified != recorded.last_modified order by 1' -%}
 
-    {%- if recorded | length > 0 and recorded[0] != raw_root -%}
+    {%- if recorded | length > 0 and recorded[0] != root -%}
         {%- set back = 'RAW=s3 with S3_BUCKET/S3_PREFIX as then' if recorded[0].startswith('s3://') else 'RAW=local, or MOVIELENS_RAW_ROOT=' ~ recorded[0] -%}
         {%- set problem = 'this warehouse (' ~ target.path ~ ') was built from the landing zone ' ~ recorded[0]
-            ~ ', not ' ~ raw_root ~ ' (MOVIELENS_RAW_ROOT): build from the same one (' ~ back ~ '), '
+            ~ ', not ' ~ root ~ ' (MOVIELENS_RAW_ROOT): build from the same one (' ~ back ~ '), '
             ~ fix_refresh -%}
     {%- elif recorded | length > 0 -%}
         {%- do run_query(list_landing_zone) -%}
@@ -83,7 +83,7 @@
         {%- if lost.rows | length > 0 -%}
             {%- set missing = lost.columns[1].values() | select('equalto', 'missing') | list | length -%}
             {%- set changed = lost.rows | length - missing -%}
-            {%- set problem = 'the landing zone ' ~ raw_root ~ ' no longer holds ' ~ lost.rows | length
+            {%- set problem = 'the landing zone ' ~ root ~ ' no longer holds ' ~ lost.rows | length
                 ~ ' of the files this warehouse (' ~ target.path ~ ') was built from (' ~ missing ~ ' missing, '
                 ~ changed ~ ' changed; first: ' ~ lost.rows[0][0] ~ '): restore them as they were (make s3 restores'
                 ~ ' what landed on a local server, dates included), ' ~ fix_refresh -%}
@@ -99,7 +99,7 @@
             {%- if relation -%}
                 {#- Through the adapter, so that dbt's relation cache forgets the old name too. -#}
                 {%- do adapter.rename_relation(relation, relation.incorporate(path={'identifier': node.alias ~ '__before_' ~ stamp})) -%}
-                {{ log('landing zone changed: ' ~ relation ~ ' kept aside as ' ~ node.alias ~ '__before_' ~ stamp ~ '; it starts again from ' ~ raw_root, info=true) }}
+                {{ log('landing zone changed: ' ~ relation ~ ' kept aside as ' ~ node.alias ~ '__before_' ~ stamp ~ '; it starts again from ' ~ root, info=true) }}
             {%- endif -%}
         {%- endfor -%}
         {#- rename_relation opened a transaction: commit it, or dbt rolls the hooks back. -#}

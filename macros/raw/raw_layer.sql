@@ -28,18 +28,17 @@
 {%- endmacro %}
 
 {% macro duckdb__raw_layer() -%}
-    {%- set raw_root = env_var('MOVIELENS_RAW_ROOT', 'data/landing') | replace("'", "''") -%}
     {%- set raw_schema = env_var('SNOWFLAKE_RAW_SCHEMA', 'raw') -%}
     create schema if not exists {{ raw_schema }};
     {%- for table, columns in raw_tables().items() %}
-        {%- set pattern = raw_root ~ '/' ~ table ~ '/*/*.csv' %}
+        {%- set pattern = raw_files_glob(table) | replace("'", "''") %}
         {%- set files = 1 %}
         {%- if execute %}
             {%- set files = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] %}
         {%- endif %}
         {%- if files == 0 and table not in optional_raw_tables() %}
             {{ exceptions.raise_compiler_error(
-                "no raw file for table '" ~ table ~ "' under " ~ raw_root ~ "/" ~ table
+                "no raw file for table '" ~ table ~ "' under " ~ raw_root() ~ "/" ~ table
                 ~ "/batch=NNNN/: land the MovieLens files first (make upload), or point MOVIELENS_RAW_ROOT at the landing zone"
             ) }}
         {%- elif files == 0 %}
