@@ -361,10 +361,15 @@ def test_cli_prints_one_line_per_file_and_one_line_errors(base, tmp_path, capsys
 
 # --- equivalence: incremental builds vs a full refresh -----------------------------------------
 
+# Each delivery of "one-kind-each" holds one kind of change (the re-delivery with new ratings, so
+# that it is not empty), so that a wrong result points at its kind; "mixed" lands them together.
 SEQUENCES = {
-    "late-only": [dict(late_ratings=300), dict(late_ratings=200)],
-    "redelivery": [dict(new_ratings=150, redeliver=200), dict(redeliver=300)],
-    "corrections": [dict(corrections=300), dict(corrections=300)],
+    "one-kind-each": [
+        dict(late_ratings=300),
+        dict(new_ratings=150, redeliver=200),
+        dict(corrections=300),
+        dict(corrections=300),
+    ],
     "mixed": [
         dict(size_pct=2),
         dict(
@@ -515,59 +520,81 @@ def test_incremental_builds_equal_a_full_refresh(built, name):
     assert {b for _, _, b in actual.values()} > {0}, "no delivered rating won anywhere"
 
 
-@pytest.mark.dbt
-def test_rerun_without_a_delivery_changes_nothing(built):
+def compiled(workdir: Path, path: str) -> str:
+    return (workdir / "target" / "compiled" / "movielens" / path).read_text()
+
+
+@pytest.fixture(scope="module")
+def rerun(built) -> dict:
+    """The mixed sequence's incremental warehouse built again with nothing new: the checksums of
+    its tables before and after, a copy of it (rerun.duckdb), and what dbt compiled and reported."""
     seq = sequence(built, "mixed")
     workdir = seq.workdir  # its DuckDB path is free: the sequence moved both files aside
     copy_db(seq.incremental, workdir / "warehouse.duckdb")
     every_schema = (*MART_SCHEMAS, "snapshots")
     before = checksums(workdir / "warehouse.duckdb", every_schema)
     dbt(workdir, seq.landing, ["build"])
-    after = checksums(workdir / "warehouse.duckdb", every_schema)
+    copy_db(workdir / "warehouse.duckdb", workdir / "rerun.duckdb")  # as the re-run left it
+    results = json.loads((workdir / "target" / "run_results.json").read_text())["results"]
+    unique = next((workdir / "target" / "compiled").rglob("unique_combination_fct_ratings_user_id__movie_id*.sql"))
+    return {
+        "seq": seq,
+        "schemas": every_schema,
+        "before": before,
+        "after": checksums(workdir / "warehouse.duckdb", every_schema),
+        "results": {r["unique_id"]: r for r in results},
+        "compiled": {
+            name: compiled(workdir, path)
+            for name, path in {
+                "fct_ratings": "models/marts/core/fct_ratings.sql",
+                "dim_users": "models/marts/core/dim_users.sql",
+                "mart_genre_trends": "models/marts/analytics/mart_genre_trends.sql",
+                "raw_rating_test": "tests/assert_every_raw_rating_is_valid.sql",
+            }.items()
+        }
+        | {"unique_test": unique.read_text()},
+    }
 
+
+@pytest.mark.dbt
+def test_rerun_without_a_delivery_changes_nothing(rerun):
+    seq, before, after = rerun["seq"], rerun["before"], rerun["after"]
     # The incremental tables and the snapshots: not one row changed, added or removed.
     for name in (*INCREMENTAL_TABLES, "snapshots.snap_movies", "snapshots.snap_tags"):
         assert after[name] == before[name], name
     # The tables rebuilt from scratch: the same rows (DOUBLE aggregates up to their last bits).
     noise: dict[str, int] = {}
-    assert table_differences(workdir / "warehouse.duckdb", seq.incremental, every_schema, noise=noise) == {}
+    rebuilt = seq.workdir / "rerun.duckdb"
+    assert table_differences(rebuilt, seq.incremental, rerun["schemas"], noise=noise) == {}
     assert {name for name in after if after[name] != before[name]} == set(noise)
     print(f"rebuilt tables differing only in the last bits of a DOUBLE: {noise or 'none'}")
 
-    results = json.loads((workdir / "target" / "run_results.json").read_text())
-    fct = next(r for r in results["results"] if r["unique_id"] == "model.movielens.fct_ratings")
+    fct = rerun["results"]["model.movielens.fct_ratings"]
     assert fct["status"] == "success"
     # dbt-duckdb reports no row count for an incremental merge: {"_message": "OK"}.
     assert fct["adapter_response"].get("rows_affected") in (None, 0), fct["adapter_response"]
     # So count what the merge had to apply: the compiled incremental query, run again now.
-    compiled = (
-        workdir / "target" / "compiled" / "movielens" / "models" / "marts" / "core" / "fct_ratings.sql"
-    ).read_text()
-    assert "not in" in compiled, "the re-run did not read only the files not merged yet"
-    con = duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True)
-    assert con.sql(f"select count(*) from ({compiled})").fetchone()[0] == 0
+    query = rerun["compiled"]["fct_ratings"]
+    assert "not in" in query, "the re-run did not read only the files not merged yet"
+    con = duckdb.connect()
+    con.execute(f"attach '{rebuilt}' as warehouse (read_only)")  # the name the compiled SQL uses
+    con.execute("use warehouse")
+    assert con.sql(f"select count(*) from ({query})").fetchone()[0] == 0
     con.close()
 
 
-def compiled(workdir: Path, path: str) -> str:
-    return (workdir / "target" / "compiled" / "movielens" / path).read_text()
-
-
 @pytest.mark.dbt
-def test_a_rerun_rebuilds_nothing_and_tests_only_new_batches(built):
+def test_a_rerun_rebuilds_nothing_and_tests_only_new_batches(rerun):
     """Nothing new: the incremental models read nothing and the data tests on the facts check no
     row; a bad row of a batch not tested yet is still caught, and a run testing every batch
     (a full refresh does the same) catches a bad row in a batch tested before."""
-    seq = sequence(built, "mixed")
+    seq = rerun["seq"]
     workdir = seq.workdir
-    copy_db(seq.incremental, workdir / "warehouse.duckdb")
     newest = len(SEQUENCES["mixed"])
-    dbt(workdir, seq.landing, ["build"])
-    assert f"batch_id > {newest}" in compiled(workdir, "models/marts/core/dim_users.sql")
-    assert "where false" in compiled(workdir, "models/marts/analytics/mart_genre_trends.sql")
-    assert "where false" in compiled(workdir, "tests/assert_every_raw_rating_is_valid.sql")
-    unique = next((workdir / "target" / "compiled").rglob("unique_combination_fct_ratings_user_id__movie_id*.sql"))
-    assert f"batch_id > {newest}" in unique.read_text()
+    assert f"batch_id > {newest}" in rerun["compiled"]["dim_users"]
+    assert "where false" in rerun["compiled"]["mart_genre_trends"]
+    assert "where false" in rerun["compiled"]["raw_rating_test"]
+    assert f"batch_id > {newest}" in rerun["compiled"]["unique_test"]
 
     con = duckdb.connect(str(workdir / "warehouse.duckdb"))
     # A rating of a batch not tested yet, by a user nobody knows; a copy of a row of batch 1.

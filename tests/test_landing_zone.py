@@ -16,7 +16,8 @@ its own local S3 port and data/s3 folder):
 - S3 unreachable at build time: `make build` and `make dev` end with one line naming the fix, not
   DuckDB's `IO Error`.
 
-One copy per scenario, built once for the module (the dbt builds are the cost: about 10 s each).
+One copy per scenario, built once for the module (the dbt builds are the cost: about 10 s each);
+the two local-folder scenarios share one copy, the lost files last.
 """
 
 from __future__ import annotations
@@ -168,16 +169,23 @@ def test_second_checkout_never_uses_another_checkouts_server(delivered, checkout
     assert first_batches == [(0,), (1,)]  # the first checkout's delivery is still its own
 
 
-def test_build_stays_on_the_landing_zone_it_was_built_from(checkouts):
+@pytest.fixture(scope="module")
+def local(checkouts) -> Checkout:
+    """A checkout built from a local-folder landing zone: `make dev RAW=local`, `make build`,
+    `make deliver`, `make build`. The lost-files test below runs last on it: it removes files."""
     local = checkouts("local")
     local.ok("dev", "RAW=local")
     local.ok("build")  # remembered: reads data/landing, not S3
     local.ok("deliver", DELIVERY)  # remembered: lands in data/landing, not S3
+    local.ok("build")
+    return local
+
+
+def test_build_stays_on_the_landing_zone_it_was_built_from(local):
     assert sorted(p.name for p in (local.path / "data" / "landing" / "ratings").iterdir()) == [
         "batch=0000",
         "batch=0001",
     ]
-    local.ok("build")
     assert local.query("select distinct batch_id from core.fct_ratings order by 1") == [(0,), (1,)]
     files = {name for (name,) in local.query("select distinct source_file from core.fct_ratings")}
     assert all(name.startswith(str(local.path / "data" / "landing")) for name in files)
@@ -188,11 +196,8 @@ def test_build_stays_on_the_landing_zone_it_was_built_from(checkouts):
     assert local.query("select raw_root from raw.landing_zone") == [(str(local.path / "data" / "landing"),)]
 
 
-def test_lost_files_stop_the_build_and_full_refresh_records_no_deletion(checkouts):
-    lost = checkouts("lost")
-    lost.ok("dev", "RAW=local")
-    lost.ok("deliver", DELIVERY)
-    lost.ok("build")
+def test_lost_files_stop_the_build_and_full_refresh_records_no_deletion(local):
+    lost = local
     before = lost.history()
     landing = lost.path / "data" / "landing"
     aside = lost.path / "aside"
