@@ -877,51 +877,35 @@ def generate(
     progress = _Progress(quiet)
     temps = {name: out / f".{name}.{os.getpid()}.tmp" for name in FILES}
     counts: dict[str, int] = {}
+
+    def write(name: str, *columns) -> None:
+        """One file from its columns with Python's csv module (tags.csv ends with a blank line)."""
+        rows = list(zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in columns), strict=True))
+        counts[name] = write_rows(temps[name], name, rows, newline, blank_line=name == TAGS)
+        progress.step(name, counts[name])
+
+    def copy(name: str, select: str, **columns: np.ndarray) -> None:
+        """One file from numpy columns through DuckDB (`select ... from src`)."""
+        _copy_csv(temps[name], columns, select, newline)
+        counts[name] = len(next(iter(columns.values())))
+        progress.step(name, counts[name])
+
     try:
         progress.say(f"generating scale {scale:g} seed {seed} into {out}")
         movies = _make_movies(movie_rng, sz)
-        rows = list(zip(movies.ids.tolist(), movies.titles, movies.genres, strict=True))
-        counts[MOVIES] = write_rows(temps[MOVIES], MOVIES, rows, newline)
-        progress.step(MOVIES, counts[MOVIES])
-
-        imdb, tmdb = _links(link_rng, movies)
-        rows = list(zip(movies.ids.tolist(), imdb, tmdb, strict=True))
-        counts[LINKS] = write_rows(temps[LINKS], LINKS, rows, newline)
-        progress.step(LINKS, counts[LINKS])
-
+        write(MOVIES, movies.ids, movies.titles, movies.genres)
+        write(LINKS, movies.ids, *_links(link_rng, movies))
         ratings = _make_ratings(rating_rng, sz, movies)
         progress.step("(ratings drawn)")
-        columns = {
-            "u": ratings.users,
-            "m": ratings.movies,
-            "h": ratings.half_stars,
-            "t": ratings.timestamps,
-        }
         select = f"select u as userId, m as movieId, {_RATING_TEXT}[h] as rating, t as timestamp from src"
-        _copy_csv(temps[RATINGS], columns, select, newline)
-        counts[RATINGS] = len(ratings.users)
-        progress.step(RATINGS, counts[RATINGS])
+        copy(RATINGS, select, u=ratings.users, m=ratings.movies, h=ratings.half_stars, t=ratings.timestamps)
         rating_counts = ratings.counts
-        del ratings, columns
-
-        users, tag_movies, texts, times = _make_tags(tag_rng, sz, movies, rating_counts)
-        rows = list(zip(users.tolist(), tag_movies.tolist(), texts, times.tolist(), strict=True))
-        counts[TAGS] = write_rows(temps[TAGS], TAGS, rows, newline, blank_line=True)
-        progress.step(TAGS, counts[TAGS])
-        del users, tag_movies, texts, times
-
-        genome_tags = _genome_tags(genome_rng, sz.genome_tags)
-        rows = list(enumerate(genome_tags, start=1))
-        counts[GENOME_TAGS] = write_rows(temps[GENOME_TAGS], GENOME_TAGS, rows, newline)
-        progress.step(GENOME_TAGS, counts[GENOME_TAGS])
-
+        del ratings  # 20M rows at scale 1: not kept while the tags are drawn
+        write(TAGS, *_make_tags(tag_rng, sz, movies, rating_counts))
+        write(GENOME_TAGS, range(1, sz.genome_tags + 1), _genome_tags(genome_rng, sz.genome_tags))
         movie_ids, tag_ids, quarters = _genome_scores(genome_rng, sz, movies)
         select = f"select m as movieId, t as tagId, {_RELEVANCE_TEXT}[q] as relevance from src"
-        columns = {"m": movie_ids, "t": tag_ids, "q": quarters}
-        _copy_csv(temps[GENOME_SCORES], columns, select, newline)
-        counts[GENOME_SCORES] = len(movie_ids)
-        progress.step(GENOME_SCORES, counts[GENOME_SCORES])
-        del movie_ids, tag_ids, quarters, columns
+        copy(GENOME_SCORES, select, m=movie_ids, t=tag_ids, q=quarters)
 
         # All six are complete: move them into place. genome-scores.csv goes last, as
         # `make data` takes ratings.csv and genome-scores.csv as the sign of a full set.
