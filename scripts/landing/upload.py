@@ -234,24 +234,6 @@ def sha256_file(path: str | os.PathLike) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _plan(src: Path, tables: list[str], first_delivery: bool = False) -> list[dict]:
-    if not src.is_dir():
-        raise UploadError(
-            f"--src {src} is not a folder: point --src at the folder holding the "
-            "MovieLens CSV files (e.g. data/generated/sf0.01 or data/ml-20m)"
-        )
-    plan = []
-    for table in tables:
-        path = src / TABLES[table]
-        if not path.is_file():
-            why = "the first delivery (batch 0) needs every table: " if first_delivery else ""
-            raise UploadError(
-                f"{path}: missing (table {table}): {why}add the file, or leave the table out with --tables"
-            )
-        plan.append({"table": table, "path": path, "size": path.stat().st_size})
-    return plan
-
-
 # --- the two destinations -----------------------------------------------------------
 
 
@@ -383,33 +365,35 @@ def upload_dir(
     stream = stream if stream is not None else sys.stderr
     if not 0 <= batch <= 9999:
         raise UploadError(f"--batch {batch} is out of range: use 0 to 9999")
-    unknown = sorted(set(tables or []) - set(TABLES))
-    if unknown:
-        raise UploadError(f"unknown table {unknown[0]!r}: use some of {', '.join(contract.DELIVERED)}")
     if REJECTS_TABLE in (tables or []):
         raise UploadError(f"table {REJECTS_TABLE} is written by the validator, not delivered: leave it out of --tables")
-    # Without --tables: every table whose file is there, and the required ones (a missing one
-    # stops in _plan). The genome files are optional together (ml-latest-small has none).
-    optional = OPTIONAL_TABLES | set(validator.GENOME_TABLES)
-    chosen = [
-        t
-        for t in contract.DELIVERED
-        if (t in tables if tables is not None else t not in optional or (Path(src) / TABLES[t]).is_file())
-    ]
-    if tables is None and Path(src).is_dir() and (missing := validator.missing_files(src)):
+    src = Path(src)
+    if not src.is_dir():
+        raise UploadError(
+            f"--src {src} is not a folder: point --src at the folder holding the "
+            "MovieLens CSV files (e.g. data/generated/sf0.01 or data/ml-20m)"
+        )
+    # Without --tables: every required table, in any batch (the genome files are optional together:
+    # ml-latest-small has none), and each optional one whose file is there.
+    if tables is None and (missing := validator.missing_files(src)):
         why = "the first delivery (batch 0) needs every table: " if batch == 0 else ""
         raise UploadError(
-            f"{Path(src) / missing[0]}: missing ({', '.join(missing)} not in {src}): {why}add the file(s), "
+            f"{src / missing[0]}: missing ({', '.join(missing)} not in {src}): {why}add the file(s), "
             "or leave the table(s) out with --tables"
         )
-    plan = _plan(Path(src), chosen, first_delivery=batch == 0 and tables is None)
+    try:
+        chosen = validator.plan_tables(src, tables, batch)  # unknown tables, missing files
+    except validator.ValidationError as exc:
+        raise UploadError(str(exc)) from None
+    paths = {t: src / TABLES[t] for t in contract.DELIVERED if t in chosen}
+    plan = [{"table": t, "path": path, "size": path.stat().st_size} for t, path in paths.items()]
     kind, where, prefix = parse_dest(dest)
     if kind == "s3" and validate:
         client = client or s3_client()
     with tempfile.TemporaryDirectory(prefix="movielens-rejects-") as scratch:
         checked, rejects = [], None
         if validate:
-            checked = _validate(plan, Path(src), batch, kind, where, prefix, client, Path(scratch), stream)
+            checked = _validate(plan, src, batch, kind, where, prefix, client, Path(scratch), stream)
             rejects = next((item for item in plan if item["table"] == REJECTS_TABLE), None)
         if kind == "local":
             result = _copy_local(plan, Path(where), batch, hardlink, stream)
