@@ -231,8 +231,7 @@ def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) 
         if not (src / name).is_file():
             raise DeliveryError(f"missing {src / name}: --src must be the folder of the base data set (batch 0)")
     folders = [(0, src)] + [(b, state_dir / upload.batch_folder(b)) for b in range(1, batch)]
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         con.execute("set preserve_insertion_order = true")
         rating_cols = {"userId": "BIGINT", "movieId": "BIGINT", "rating": "DOUBLE", "timestamp": "BIGINT"}
         tag_cols = {"userId": "BIGINT", "movieId": "BIGINT", "tag": "VARCHAR", "timestamp": "BIGINT"}
@@ -267,8 +266,6 @@ def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) 
                 except (ValueError, IndexError):
                     raise DeliveryError(f"{path} has a malformed row: expected movieId,title,genres") from None
                 counts.setdefault(MOVIES, len(rows))
-    finally:
-        con.close()
     if not counts.get(RATINGS):
         raise DeliveryError(f"{src / RATINGS} holds no rating: --src must be the base data set (batch 0)")
     users, movies, half_stars, times, batches = (np.concatenate(col) for col in zip(*parts, strict=True))

@@ -819,8 +819,7 @@ _RELEVANCE_TEXT = "[" + ",".join(f"'{q / 4000:.5f}'" for q in range(1, 4001)) + 
 
 def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str, newline: str = "\n") -> None:
     """Write `select ... from src` (src = the numpy columns) as CSV, in row order."""
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         con.execute("set threads = 2")
         con.execute("set preserve_insertion_order = true")
         con.execute("set enable_progress_bar = false")
@@ -828,8 +827,6 @@ def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str, newline: 
         target = validate.sql_quote(path)
         ending = newline.replace("\r", "\\r").replace("\n", "\\n")
         con.execute(f"copy ({select}) to '{target}' (format csv, header, delimiter ',', new_line e'{ending}')")
-    finally:
-        con.close()
 
 
 class _Progress:
