@@ -404,7 +404,7 @@ def upload_dir(
             result = _upload_s3(plan, where, prefix, batch, transfer_config, client, stream)
     if validate:
         result["checked"] = checked
-        result["rejects"] = rejects and rejects["landed"]
+        result["rejects"] = rejects and rejects["uri"]
     return result
 
 
@@ -454,14 +454,7 @@ def _validate(plan, src: Path, batch, kind, where, prefix, client, scratch: Path
         out = scratch / TABLES[REJECTS_TABLE]
         landed = {table: landed_uri(kind, where, prefix, table, batch) for table in tables}
         validator.write_rejects(checked, landed, out)
-        plan.append(
-            {
-                "table": REJECTS_TABLE,
-                "path": out,
-                "size": out.stat().st_size,
-                "landed": landed_uri(kind, where, prefix, REJECTS_TABLE, batch),
-            }
-        )
+        plan.append({"table": REJECTS_TABLE, "path": out, "size": out.stat().st_size})
     return checked
 
 
