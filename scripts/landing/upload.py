@@ -202,23 +202,22 @@ _LANDED = re.compile(r"(\w+)/batch=(\d+)/([^/]+)")
 
 def landed(kind: str, where: str, prefix: str, client=None) -> dict[tuple[str, int], tuple[str, int]]:
     """{(table, batch): (path or S3 key, size)} of every raw file already in the landing zone."""
-    found = {}
     if kind == "local":
-        for path in Path(where).glob("*/batch=*/*"):
-            match = _LANDED.fullmatch(path.relative_to(where).as_posix())
-            if match and TABLES.get(match[1]) == match[3] and path.is_file():
-                found[match[1], int(match[2])] = (str(path), path.stat().st_size)
-        return found
-    client = client or s3_client()
-    if not bucket_exists(client, where):
-        raise UploadError(missing_bucket_message(where))
-    root = f"{prefix}/" if prefix else ""
-    with s3_errors(where):
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=where, Prefix=root):
-            for item in page.get("Contents", []):
-                match = _LANDED.fullmatch(item["Key"][len(root) :])
-                if match and TABLES.get(match[1]) == match[3]:
-                    found[match[1], int(match[2])] = (item["Key"], int(item["Size"]))
+        files = [path for path in Path(where).glob("*/batch=*/*") if path.is_file()]
+        listed = [(path.relative_to(where).as_posix(), str(path), path.stat().st_size) for path in files]
+    else:
+        client = client or s3_client()
+        if not bucket_exists(client, where):
+            raise UploadError(missing_bucket_message(where))
+        root = f"{prefix}/" if prefix else ""
+        with s3_errors(where):
+            pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=where, Prefix=root))
+        listed = [(o["Key"][len(root) :], o["Key"], int(o["Size"])) for page in pages for o in page.get("Contents", [])]
+    found = {}
+    for relative, place, size in listed:
+        match = _LANDED.fullmatch(relative)
+        if match and TABLES.get(match[1]) == match[3]:
+            found[match[1], int(match[2])] = (place, size)
     return found
 
 
