@@ -308,28 +308,20 @@ def _movie_ids(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _synthetic_title(rng: np.random.Generator, pattern: int, pick) -> str:
     adjective, noun, noun2 = pick(_ADJECTIVES), pick(_NOUNS), pick(_NOUNS)
-    if pattern == 0:
-        return f"{adjective} {noun}"
-    if pattern == 1:
-        return noun
-    if pattern == 2:
-        return f"{adjective} {noun}, The"
-    if pattern == 3:
-        return f"{noun} of {pick(_PLACES)}"
-    if pattern == 4:
-        return f"{noun} in {pick(_PLACES)}, A"
-    if pattern == 5:
-        return f"{pick(_VOWEL_ADJECTIVES)} {noun}, An"
-    if pattern == 6:
-        return f"{pick(_NAMES)}'s {noun}"
-    if pattern == 7:
-        return f"{adjective} {noun} {int(rng.integers(2, 5))}"
-    if pattern == 8:
-        return f"{noun}: {adjective} {noun2}"
-    if pattern == 9:
-        name, article = _FOREIGN[int(rng.integers(len(_FOREIGN)))]
-        return f"{name}, {article} ({adjective} {noun}, The)"
-    return f"{pick(_NAMES)} and {pick(_NAMES)}"
+    shapes = (  # one per weight of _TITLE_PATTERN_P; a shape draws its other words only when chosen
+        lambda: f"{adjective} {noun}",
+        lambda: noun,
+        lambda: f"{adjective} {noun}, The",
+        lambda: f"{noun} of {pick(_PLACES)}",
+        lambda: f"{noun} in {pick(_PLACES)}, A",
+        lambda: f"{pick(_VOWEL_ADJECTIVES)} {noun}, An",
+        lambda: f"{pick(_NAMES)}'s {noun}",
+        lambda: f"{adjective} {noun} {int(rng.integers(2, 5))}",
+        lambda: f"{noun}: {adjective} {noun2}",
+        lambda: f"{', '.join(pick(_FOREIGN))} ({adjective} {noun}, The)",  # name, article (alternate title)
+        lambda: f"{pick(_NAMES)} and {pick(_NAMES)}",
+    )
+    return shapes[pattern]()
 
 
 _TITLE_PATTERN_P = (0.22, 0.10, 0.18, 0.10, 0.05, 0.03, 0.08, 0.05, 0.07, 0.06, 0.06)
