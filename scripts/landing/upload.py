@@ -277,10 +277,6 @@ def _upload_s3(plan, bucket, prefix, batch, transfer_config, client, stream) -> 
     return _land(plan, root, batch, stream, send)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
-
-
 def _copy_local(plan, root: Path, batch: int, hardlink: bool, stream) -> dict:
     # 1. check every target before writing anything
     for item in plan:
@@ -288,7 +284,7 @@ def _copy_local(plan, root: Path, batch: int, hardlink: bool, stream) -> dict:
         item["uri"] = str(target)
         if not target.exists():
             item["action"] = "copy"
-        elif _same_file(item["path"], target):
+        elif target.stat().st_size == item["size"] and sha256_file(target) == sha256_file(item["path"]):
             item["action"] = "skip"
         else:
             raise UploadError(
