@@ -231,8 +231,7 @@ def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) 
         if not (src / name).is_file():
             raise DeliveryError(f"missing {src / name}: --src must be the folder of the base data set (batch 0)")
     folders = [(0, src)] + [(b, state_dir / upload.batch_folder(b)) for b in range(1, batch)]
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         con.execute("set preserve_insertion_order = true")
         rating_cols = {"userId": "BIGINT", "movieId": "BIGINT", "rating": "DOUBLE", "timestamp": "BIGINT"}
         tag_cols = {"userId": "BIGINT", "movieId": "BIGINT", "tag": "VARCHAR", "timestamp": "BIGINT"}
@@ -267,8 +266,6 @@ def load_history(src: Path, state_dir: Path, batch: int, say=lambda _msg: None) 
                 except (ValueError, IndexError):
                     raise DeliveryError(f"{path} has a malformed row: expected movieId,title,genres") from None
                 counts.setdefault(MOVIES, len(rows))
-    finally:
-        con.close()
     if not counts.get(RATINGS):
         raise DeliveryError(f"{src / RATINGS} holds no rating: --src must be the base data set (batch 0)")
     users, movies, half_stars, times, batches = (np.concatenate(col) for col in zip(*parts, strict=True))
@@ -291,17 +288,6 @@ class TagState:
 # --- drawing a delivery ---------------------------------------------------------------------
 
 
-def _whole_stars_before(half: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """MovieLens gave whole stars only before 2003-02-18: round those up to a whole star."""
-    whole = np.clip(2 * np.ceil(half / 2), 2, 10).astype(np.int64)
-    return np.where(times < HALF_STARS_FROM, whole, half)
-
-
-def _present(values: np.ndarray) -> np.ndarray:
-    """The distinct non-negative integers in values, ascending (by counting, in one pass)."""
-    return np.flatnonzero(np.bincount(values))
-
-
 def _distinct_first(keys: np.ndarray) -> np.ndarray:
     """Indices of the first occurrence of each key, in their original order."""
     _, first = np.unique(keys, return_index=True)
@@ -318,7 +304,7 @@ class Drawer:
         self.stride = int(max(history.movies.max(initial=0), max(history.movie_rows, default=0))) + 1
         self.keys = history.users * self.stride + history.movies
         self.existing = sorted_unique(self.keys.copy())
-        self.known_users = _present(history.users)
+        self.known_users = np.flatnonzero(np.bincount(history.users))  # distinct, ascending, in one pass
         tag_times = [row[4] for row in history.tags + history.removals if row[4] is not None]
         self.latest = int(max(int(history.times.max(initial=0)), max(tag_times, default=0)))
         self.window = (self.latest + 1, self.latest + WINDOW)
@@ -334,8 +320,11 @@ class Drawer:
         self.movie_p = popularity / popularity.sum()
 
     def stars(self, times: np.ndarray) -> np.ndarray:
+        """Half stars by the mix delivered so far; MovieLens gave whole stars only before 2003-02-18:
+        those are rounded up to a whole star."""
         half = self.rng.choice(np.arange(1, 11), size=len(times), p=self.star_p)
-        return _whole_stars_before(half, times)
+        whole = np.clip(2 * np.ceil(half / 2), 2, 10).astype(np.int64)
+        return np.where(times < HALF_STARS_FROM, whole, half)
 
     def window_times(self, n: int) -> np.ndarray:
         return self.rng.integers(self.window[0], self.window[1] + 1, n)

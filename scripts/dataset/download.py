@@ -59,11 +59,6 @@ def have_all_files(folder: str | os.PathLike, release: str | None = None) -> boo
     return all((folder / name).is_file() for name in release_files(release or folder.name))
 
 
-def md5_file(path: str | os.PathLike) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "md5").hexdigest()
-
-
 def parse_md5(text: str) -> str:
     """The hash from a .md5 file: 'MD5 (x.zip) = <hex>' (BSD) or '<hex>  x.zip' (GNU)."""
     match = re.search(r"\b[0-9a-fA-F]{32}\b", text)
@@ -73,7 +68,8 @@ def parse_md5(text: str) -> str:
 
 
 def verify_md5(path: str | os.PathLike, expected: str) -> None:
-    actual = md5_file(path)
+    with open(path, "rb") as handle:
+        actual = hashlib.file_digest(handle, "md5").hexdigest()
     if actual != expected.lower():
         raise ChecksumMismatch(f"{path} has MD5 {actual} but GroupLens publishes {expected}: the file is damaged")
 

@@ -308,28 +308,20 @@ def _movie_ids(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _synthetic_title(rng: np.random.Generator, pattern: int, pick) -> str:
     adjective, noun, noun2 = pick(_ADJECTIVES), pick(_NOUNS), pick(_NOUNS)
-    if pattern == 0:
-        return f"{adjective} {noun}"
-    if pattern == 1:
-        return noun
-    if pattern == 2:
-        return f"{adjective} {noun}, The"
-    if pattern == 3:
-        return f"{noun} of {pick(_PLACES)}"
-    if pattern == 4:
-        return f"{noun} in {pick(_PLACES)}, A"
-    if pattern == 5:
-        return f"{pick(_VOWEL_ADJECTIVES)} {noun}, An"
-    if pattern == 6:
-        return f"{pick(_NAMES)}'s {noun}"
-    if pattern == 7:
-        return f"{adjective} {noun} {int(rng.integers(2, 5))}"
-    if pattern == 8:
-        return f"{noun}: {adjective} {noun2}"
-    if pattern == 9:
-        name, article = _FOREIGN[int(rng.integers(len(_FOREIGN)))]
-        return f"{name}, {article} ({adjective} {noun}, The)"
-    return f"{pick(_NAMES)} and {pick(_NAMES)}"
+    shapes = (  # one per weight of _TITLE_PATTERN_P; a shape draws its other words only when chosen
+        lambda: f"{adjective} {noun}",
+        lambda: noun,
+        lambda: f"{adjective} {noun}, The",
+        lambda: f"{noun} of {pick(_PLACES)}",
+        lambda: f"{noun} in {pick(_PLACES)}, A",
+        lambda: f"{pick(_VOWEL_ADJECTIVES)} {noun}, An",
+        lambda: f"{pick(_NAMES)}'s {noun}",
+        lambda: f"{adjective} {noun} {int(rng.integers(2, 5))}",
+        lambda: f"{noun}: {adjective} {noun2}",
+        lambda: f"{', '.join(pick(_FOREIGN))} ({adjective} {noun}, The)",  # name, article (alternate title)
+        lambda: f"{pick(_NAMES)} and {pick(_NAMES)}",
+    )
+    return shapes[pattern]()
 
 
 _TITLE_PATTERN_P = (0.22, 0.10, 0.18, 0.10, 0.05, 0.03, 0.08, 0.05, 0.07, 0.06, 0.06)
@@ -819,8 +811,7 @@ _RELEVANCE_TEXT = "[" + ",".join(f"'{q / 4000:.5f}'" for q in range(1, 4001)) + 
 
 def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str, newline: str = "\n") -> None:
     """Write `select ... from src` (src = the numpy columns) as CSV, in row order."""
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         con.execute("set threads = 2")
         con.execute("set preserve_insertion_order = true")
         con.execute("set enable_progress_bar = false")
@@ -828,8 +819,6 @@ def _copy_csv(path: Path, columns: dict[str, np.ndarray], select: str, newline: 
         target = validate.sql_quote(path)
         ending = newline.replace("\r", "\\r").replace("\n", "\\n")
         con.execute(f"copy ({select}) to '{target}' (format csv, header, delimiter ',', new_line e'{ending}')")
-    finally:
-        con.close()
 
 
 class _Progress:
@@ -877,51 +866,35 @@ def generate(
     progress = _Progress(quiet)
     temps = {name: out / f".{name}.{os.getpid()}.tmp" for name in FILES}
     counts: dict[str, int] = {}
+
+    def write(name: str, *columns) -> None:
+        """One file from its columns with Python's csv module (tags.csv ends with a blank line)."""
+        rows = list(zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in columns), strict=True))
+        counts[name] = write_rows(temps[name], name, rows, newline, blank_line=name == TAGS)
+        progress.step(name, counts[name])
+
+    def copy(name: str, select: str, **columns: np.ndarray) -> None:
+        """One file from numpy columns through DuckDB (`select ... from src`)."""
+        _copy_csv(temps[name], columns, select, newline)
+        counts[name] = len(next(iter(columns.values())))
+        progress.step(name, counts[name])
+
     try:
         progress.say(f"generating scale {scale:g} seed {seed} into {out}")
         movies = _make_movies(movie_rng, sz)
-        rows = list(zip(movies.ids.tolist(), movies.titles, movies.genres, strict=True))
-        counts[MOVIES] = write_rows(temps[MOVIES], MOVIES, rows, newline)
-        progress.step(MOVIES, counts[MOVIES])
-
-        imdb, tmdb = _links(link_rng, movies)
-        rows = list(zip(movies.ids.tolist(), imdb, tmdb, strict=True))
-        counts[LINKS] = write_rows(temps[LINKS], LINKS, rows, newline)
-        progress.step(LINKS, counts[LINKS])
-
+        write(MOVIES, movies.ids, movies.titles, movies.genres)
+        write(LINKS, movies.ids, *_links(link_rng, movies))
         ratings = _make_ratings(rating_rng, sz, movies)
         progress.step("(ratings drawn)")
-        columns = {
-            "u": ratings.users,
-            "m": ratings.movies,
-            "h": ratings.half_stars,
-            "t": ratings.timestamps,
-        }
         select = f"select u as userId, m as movieId, {_RATING_TEXT}[h] as rating, t as timestamp from src"
-        _copy_csv(temps[RATINGS], columns, select, newline)
-        counts[RATINGS] = len(ratings.users)
-        progress.step(RATINGS, counts[RATINGS])
+        copy(RATINGS, select, u=ratings.users, m=ratings.movies, h=ratings.half_stars, t=ratings.timestamps)
         rating_counts = ratings.counts
-        del ratings, columns
-
-        users, tag_movies, texts, times = _make_tags(tag_rng, sz, movies, rating_counts)
-        rows = list(zip(users.tolist(), tag_movies.tolist(), texts, times.tolist(), strict=True))
-        counts[TAGS] = write_rows(temps[TAGS], TAGS, rows, newline, blank_line=True)
-        progress.step(TAGS, counts[TAGS])
-        del users, tag_movies, texts, times
-
-        genome_tags = _genome_tags(genome_rng, sz.genome_tags)
-        rows = list(enumerate(genome_tags, start=1))
-        counts[GENOME_TAGS] = write_rows(temps[GENOME_TAGS], GENOME_TAGS, rows, newline)
-        progress.step(GENOME_TAGS, counts[GENOME_TAGS])
-
+        del ratings  # 20M rows at scale 1: not kept while the tags are drawn
+        write(TAGS, *_make_tags(tag_rng, sz, movies, rating_counts))
+        write(GENOME_TAGS, range(1, sz.genome_tags + 1), _genome_tags(genome_rng, sz.genome_tags))
         movie_ids, tag_ids, quarters = _genome_scores(genome_rng, sz, movies)
         select = f"select m as movieId, t as tagId, {_RELEVANCE_TEXT}[q] as relevance from src"
-        columns = {"m": movie_ids, "t": tag_ids, "q": quarters}
-        _copy_csv(temps[GENOME_SCORES], columns, select, newline)
-        counts[GENOME_SCORES] = len(movie_ids)
-        progress.step(GENOME_SCORES, counts[GENOME_SCORES])
-        del movie_ids, tag_ids, quarters, columns
+        copy(GENOME_SCORES, select, m=movie_ids, t=tag_ids, q=quarters)
 
         # All six are complete: move them into place. genome-scores.csv goes last, as
         # `make data` takes ratings.csv and genome-scores.csv as the sign of a full set.

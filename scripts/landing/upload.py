@@ -202,23 +202,22 @@ _LANDED = re.compile(r"(\w+)/batch=(\d+)/([^/]+)")
 
 def landed(kind: str, where: str, prefix: str, client=None) -> dict[tuple[str, int], tuple[str, int]]:
     """{(table, batch): (path or S3 key, size)} of every raw file already in the landing zone."""
-    found = {}
     if kind == "local":
-        for path in Path(where).glob("*/batch=*/*"):
-            match = _LANDED.fullmatch(path.relative_to(where).as_posix())
-            if match and TABLES.get(match[1]) == match[3] and path.is_file():
-                found[match[1], int(match[2])] = (str(path), path.stat().st_size)
-        return found
-    client = client or s3_client()
-    if not bucket_exists(client, where):
-        raise UploadError(missing_bucket_message(where))
-    root = f"{prefix}/" if prefix else ""
-    with s3_errors(where):
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=where, Prefix=root):
-            for item in page.get("Contents", []):
-                match = _LANDED.fullmatch(item["Key"][len(root) :])
-                if match and TABLES.get(match[1]) == match[3]:
-                    found[match[1], int(match[2])] = (item["Key"], int(item["Size"]))
+        files = [path for path in Path(where).glob("*/batch=*/*") if path.is_file()]
+        listed = [(path.relative_to(where).as_posix(), str(path), path.stat().st_size) for path in files]
+    else:
+        client = client or s3_client()
+        if not bucket_exists(client, where):
+            raise UploadError(missing_bucket_message(where))
+        root = f"{prefix}/" if prefix else ""
+        with s3_errors(where):
+            pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=where, Prefix=root))
+        listed = [(o["Key"][len(root) :], o["Key"], int(o["Size"])) for page in pages for o in page.get("Contents", [])]
+    found = {}
+    for relative, place, size in listed:
+        match = _LANDED.fullmatch(relative)
+        if match and TABLES.get(match[1]) == match[3]:
+            found[match[1], int(match[2])] = (place, size)
     return found
 
 
@@ -232,24 +231,6 @@ def next_batch_number(kind: str, where: str, prefix: str, client=None) -> int:
 def sha256_file(path: str | os.PathLike) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _plan(src: Path, tables: list[str], first_delivery: bool = False) -> list[dict]:
-    if not src.is_dir():
-        raise UploadError(
-            f"--src {src} is not a folder: point --src at the folder holding the "
-            "MovieLens CSV files (e.g. data/generated/sf0.01 or data/ml-20m)"
-        )
-    plan = []
-    for table in tables:
-        path = src / TABLES[table]
-        if not path.is_file():
-            why = "the first delivery (batch 0) needs every table: " if first_delivery else ""
-            raise UploadError(
-                f"{path}: missing (table {table}): {why}add the file, or leave the table out with --tables"
-            )
-        plan.append({"table": table, "path": path, "size": path.stat().st_size})
-    return plan
 
 
 # --- the two destinations -----------------------------------------------------------
@@ -296,10 +277,6 @@ def _upload_s3(plan, bucket, prefix, batch, transfer_config, client, stream) -> 
     return _land(plan, root, batch, stream, send)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
-
-
 def _copy_local(plan, root: Path, batch: int, hardlink: bool, stream) -> dict:
     # 1. check every target before writing anything
     for item in plan:
@@ -307,7 +284,7 @@ def _copy_local(plan, root: Path, batch: int, hardlink: bool, stream) -> dict:
         item["uri"] = str(target)
         if not target.exists():
             item["action"] = "copy"
-        elif _same_file(item["path"], target):
+        elif target.stat().st_size == item["size"] and sha256_file(target) == sha256_file(item["path"]):
             item["action"] = "skip"
         else:
             raise UploadError(
@@ -383,33 +360,35 @@ def upload_dir(
     stream = stream if stream is not None else sys.stderr
     if not 0 <= batch <= 9999:
         raise UploadError(f"--batch {batch} is out of range: use 0 to 9999")
-    unknown = sorted(set(tables or []) - set(TABLES))
-    if unknown:
-        raise UploadError(f"unknown table {unknown[0]!r}: use some of {', '.join(contract.DELIVERED)}")
     if REJECTS_TABLE in (tables or []):
         raise UploadError(f"table {REJECTS_TABLE} is written by the validator, not delivered: leave it out of --tables")
-    # Without --tables: every table whose file is there, and the required ones (a missing one
-    # stops in _plan). The genome files are optional together (ml-latest-small has none).
-    optional = OPTIONAL_TABLES | set(validator.GENOME_TABLES)
-    chosen = [
-        t
-        for t in contract.DELIVERED
-        if (t in tables if tables is not None else t not in optional or (Path(src) / TABLES[t]).is_file())
-    ]
-    if tables is None and Path(src).is_dir() and (missing := validator.missing_files(src)):
+    src = Path(src)
+    if not src.is_dir():
+        raise UploadError(
+            f"--src {src} is not a folder: point --src at the folder holding the "
+            "MovieLens CSV files (e.g. data/generated/sf0.01 or data/ml-20m)"
+        )
+    # Without --tables: every required table, in any batch (the genome files are optional together:
+    # ml-latest-small has none), and each optional one whose file is there.
+    if tables is None and (missing := validator.missing_files(src)):
         why = "the first delivery (batch 0) needs every table: " if batch == 0 else ""
         raise UploadError(
-            f"{Path(src) / missing[0]}: missing ({', '.join(missing)} not in {src}): {why}add the file(s), "
+            f"{src / missing[0]}: missing ({', '.join(missing)} not in {src}): {why}add the file(s), "
             "or leave the table(s) out with --tables"
         )
-    plan = _plan(Path(src), chosen, first_delivery=batch == 0 and tables is None)
+    try:
+        chosen = validator.plan_tables(src, tables, batch)  # unknown tables, missing files
+    except validator.ValidationError as exc:
+        raise UploadError(str(exc)) from None
+    paths = {t: src / TABLES[t] for t in contract.DELIVERED if t in chosen}
+    plan = [{"table": t, "path": path, "size": path.stat().st_size} for t, path in paths.items()]
     kind, where, prefix = parse_dest(dest)
     if kind == "s3" and validate:
         client = client or s3_client()
     with tempfile.TemporaryDirectory(prefix="movielens-rejects-") as scratch:
         checked, rejects = [], None
         if validate:
-            checked = _validate(plan, Path(src), batch, kind, where, prefix, client, Path(scratch), stream)
+            checked = _validate(plan, src, batch, kind, where, prefix, client, Path(scratch), stream)
             rejects = next((item for item in plan if item["table"] == REJECTS_TABLE), None)
         if kind == "local":
             result = _copy_local(plan, Path(where), batch, hardlink, stream)
@@ -420,7 +399,7 @@ def upload_dir(
             result = _upload_s3(plan, where, prefix, batch, transfer_config, client, stream)
     if validate:
         result["checked"] = checked
-        result["rejects"] = rejects and rejects["landed"]
+        result["rejects"] = rejects and rejects["uri"]
     return result
 
 
@@ -470,14 +449,7 @@ def _validate(plan, src: Path, batch, kind, where, prefix, client, scratch: Path
         out = scratch / TABLES[REJECTS_TABLE]
         landed = {table: landed_uri(kind, where, prefix, table, batch) for table in tables}
         validator.write_rejects(checked, landed, out)
-        plan.append(
-            {
-                "table": REJECTS_TABLE,
-                "path": out,
-                "size": out.stat().st_size,
-                "landed": landed_uri(kind, where, prefix, REJECTS_TABLE, batch),
-            }
-        )
+        plan.append({"table": REJECTS_TABLE, "path": out, "size": out.stat().st_size})
     return checked
 
 

@@ -468,8 +468,7 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
     if not path.is_file():
         raise _stop(path, None, "no such file", f"deliver {FILES[table]} for table {table}")
     _check_header(path, table)
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         con.execute("set preserve_insertion_order = true")
         rows, starts, lines, blanks = _structure(con, path, table)
         known = known_movie_ids is not None and table in MOVIE_TABLES
@@ -490,8 +489,6 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
             invalid, repeated_key = _invalid_rows(con, path, table, known) if rows else ([], False)
         except duckdb.Error as exc:
             raise _duckdb_problem(path, table, str(exc)) from None
-    finally:
-        con.close()
 
     def span(row_no: int) -> tuple[int, int]:
         if starts is None:
@@ -523,14 +520,12 @@ def validate_file(path: str | Path, table: str, known_movie_ids: Iterable[int] |
 
 def movie_ids(path: str | Path) -> set[int]:
     """The movie ids of a movies.csv (rows whose id is not a number are skipped)."""
-    con = duckdb.connect()
-    try:
-        sql = f"select distinct try_cast(movieid as bigint) from {read_csv_sql(Path(path), 'movies')}"
-        return {row[0] for row in con.execute(sql).fetchall() if row[0] is not None}
-    except duckdb.Error as exc:
-        raise _duckdb_problem(Path(path), "movies", str(exc)) from None
-    finally:
-        con.close()
+    sql = f"select distinct try_cast(movieid as bigint) from {read_csv_sql(Path(path), 'movies')}"
+    with duckdb.connect() as con:
+        try:
+            return {row[0] for row in con.execute(sql).fetchall() if row[0] is not None}
+        except duckdb.Error as exc:
+            raise _duckdb_problem(Path(path), "movies", str(exc)) from None
 
 
 def missing_files(src: str | Path) -> list[str]:

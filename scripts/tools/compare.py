@@ -148,15 +148,10 @@ def compare_warehouses(duck_con: Any, sf_cursor: Any, database: str = "ANALYTICS
     tables = sorted(set(duck) | set(snow))
     differences: dict[str, list[str]] = {}
     for table in tables:
-        if table not in snow:
-            differences[table] = [f"{table}: only on DuckDB"]
-            continue
-        if table not in duck:
-            differences[table] = [f"{table}: only on Snowflake"]
-            continue
-        problems = compare_tables(
+        if table not in snow or table not in duck:
+            differences[table] = [f"{table}: only on {'DuckDB' if table in duck else 'Snowflake'}"]
+        elif problems := compare_tables(
             table, "Snowflake", snowflake_fetch(sf_cursor, database, table), "DuckDB", duckdb_fetch(duck_con, table)
-        )
-        if problems:
+        ):
             differences[table] = problems
     return Comparison(tables, differences)

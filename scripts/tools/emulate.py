@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -202,12 +203,8 @@ def run(data_dir: str | os.PathLike, work: str | os.PathLike, validate: bool = T
 def _compare(duck_path: Path, port: int) -> Comparison:
     import duckdb
 
-    sf = snowflake_connect(port, schema=None)
-    try:
-        with duckdb.connect(str(duck_path), read_only=True) as duck:
-            return compare_warehouses(duck, sf.cursor())
-    finally:
-        sf.close()
+    with closing(snowflake_connect(port, schema=None)) as sf, duckdb.connect(str(duck_path), read_only=True) as duck:
+        return compare_warehouses(duck, sf.cursor())
 
 
 @click.command("emulate")
