@@ -198,19 +198,15 @@ build: $(STAMP) ## dbt build (seeds, models, snapshots, tests) on TARGET
 	@$(LANDING_CHECK)
 	$(DBT) build --target $(TARGET) $(DBT_ARGS)
 
-# `make update` remembers the source freshness of its last successful build here.
-UPDATE_STATE := target/last-update
 freshness: $(STAMP) ## dbt source freshness on TARGET: when each raw table's newest file landed (warns after a week)
 	$(DBT) source freshness --target $(TARGET)
 
+# One dbt process: `dbt source freshness`, then `dbt build --select source_status:fresher+` against
+# the state of the last successful update (target/last-update); scripts/tools/update.py.
 update: $(STAMP) ## dbt build of only what is downstream of a raw table with a newer file than at the last update (everything the first time)
 	@mkdir -p warehouse
 	@$(LANDING_CHECK)
-	$(DBT) source freshness --target $(TARGET) || true
-	@if test -f $(UPDATE_STATE)/sources.json; then \
-	    $(DBT) build --target $(TARGET) --select source_status:fresher+ --state $(UPDATE_STATE) $(DBT_ARGS); \
-	else $(DBT) build --target $(TARGET) $(DBT_ARGS); fi
-	@mkdir -p $(UPDATE_STATE) && cp target/sources.json target/manifest.json $(UPDATE_STATE)/
+	$(CLI) update --target $(TARGET) $(DBT_ARGS)
 
 dev: setup data s3 upload build ## Everything, offline: venv, data, local S3, upload, dbt build on DuckDB
 

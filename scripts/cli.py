@@ -18,6 +18,7 @@ COMMANDS = {
     "validate": "scripts.landing.validate",
     "upload": "scripts.landing.upload",
     "s3": "scripts.landing.s3_local",
+    "update": "scripts.tools.update",
     "stats": "scripts.tools.stats",
     "emulate": "scripts.tools.emulate",
     "prod-check": "scripts.tools.prod_check",
