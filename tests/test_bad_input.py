@@ -60,6 +60,8 @@ BUILD = [
     "assert_every_raw_link_is_valid",
     "--indirect-selection",
     "cautious",
+    "--exclude-resource-type",  # unit tests read fixtures, not these files
+    "unit_test",
 ]
 # Every landed case, header_only included: the emulator loads a header-only file as 0 rows, as Snowflake does.
 EMULATOR_CASES = LANDED_CASES

@@ -74,6 +74,7 @@ def test_prod_smoke_runs_on_the_emulator_and_leaves_nothing(moto_server, tmp_pat
     finally:
         stop_emulator(proc)
     assert comparison.differing == 0 and len(comparison.tables) >= 15, "\n".join(comparison.lines())
-    assert any("dbt build: ok" in line for line in said) and len([s for s in said if "dbt build: ok" in s]) == 3, said
+    builds = [line for line in said if line.startswith("prod-smoke: dbt build") and line.endswith(": ok")]
+    assert len(builds) == 3 and "unit_test" in builds[1], said
     assert not [d for d in databases if d.startswith("SMOKE_")], databases
     assert "deleted 0 object" not in said[-1] and client.list_objects_v2(Bucket="smoke-landing").get("KeyCount") == 0
