@@ -13,6 +13,8 @@ Measures, in one run, each step --runs times (median reported), against issue 12
   incremental-1    then after a 1% delivery: at most 0.25x build-local
   incremental-10   then after a 10% delivery (no target: the cost should follow the delivery)
   rerun            `dbt build` again with nothing new: at most 0.15x build-local
+  update           `make update` with nothing new (python -m scripts update: freshness, then a build
+                   of what is downstream of a fresher source, here nothing): at most 0.15x build-local
 For each: wall time, peak RSS of the process tree (wait4), and per-model times from
 run_results.json. Prints a markdown table and writes target/bench/bench.md, bench.json and
 bench.svg (each step against its target, and where a full build's time goes by model).
@@ -44,7 +46,8 @@ OUT = ROOT / "target" / "bench"
 WORK = ROOT / "data" / "bench"
 DELIVERIES = [0.1, 1, 10]  # % of the base data set, landed one after another
 INCREMENTAL = [f"incremental-{pct:g}" for pct in DELIVERIES]
-STEPS = ["reference", "run-local", "build-local", "build-s3", *INCREMENTAL, "rerun"]
+AFTER_DELIVERIES = [*INCREMENTAL, "rerun", "update"]
+STEPS = ["reference", "run-local", "build-local", "build-s3", *AFTER_DELIVERIES]
 TARGETS = {  # step -> (compared with, at most this ratio or None): issue 12's targets
     "run-local": ("reference", 1.5),
     "build-local": ("reference", 2.5),
@@ -53,6 +56,7 @@ TARGETS = {  # step -> (compared with, at most this ratio or None): issue 12's t
     "incremental-1": ("build-local", 0.25),
     "incremental-10": ("build-local", None),
     "rerun": ("build-local", 0.15),
+    "update": ("build-local", 0.15),
 }
 MEMORY_TARGET_MIB = 2048  # peak of a full build
 FULL_BUILDS = ("run-local", "build-local", "build-s3")
@@ -165,7 +169,7 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
             samples.append(timed([DBT, "run"], local_env))
         record("run-local", samples, model_times(tp))
 
-    if {"build-local", *INCREMENTAL, "rerun"} & set(steps):
+    if {"build-local", *AFTER_DELIVERIES} & set(steps):
         samples = []
         for _ in range(runs if "build-local" in steps else 1):
             fresh()
@@ -209,9 +213,9 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
                 capture_output=True,
             )
 
-    if set(INCREMENTAL + ["rerun"]) & set(steps):
+    if set(AFTER_DELIVERIES) & set(steps):
         aside = deliver_aside(data, landing)
-        inc_samples: dict[str, list[dict]] = {step: [] for step in INCREMENTAL + ["rerun"]}
+        inc_samples: dict[str, list[dict]] = {step: [] for step in AFTER_DELIVERIES}
         models: dict[str, dict[str, float]] = {}
         for _ in range(runs):
             fresh()
@@ -223,10 +227,17 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
                 models[step] = model_times(tp)
             inc_samples["rerun"].append(timed([DBT, "build"], local_env))
             models["rerun"] = model_times(tp)
+            # The state a previous `make update` leaves (untimed), then `make update` with nothing new.
+            timed([DBT, "source", "freshness"], local_env)
+            (tp / "last-update").mkdir(exist_ok=True)
+            for name in ("sources.json", "manifest.json"):
+                shutil.copy(tp / name, tp / "last-update" / name)
+            inc_samples["update"].append(timed([PY, "-m", "scripts", "update"], local_env))
+            models["update"] = {}
             for folders in aside:
                 for folder, home in folders:
                     home.rename(folder)
-        for step in INCREMENTAL + ["rerun"]:
+        for step in AFTER_DELIVERIES:
             if step in steps:
                 record(step, inc_samples[step], models[step])
     return results
