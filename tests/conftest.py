@@ -27,20 +27,24 @@ from scripts.landing import s3_local
 S3_FIXTURES = {"moto_server", "moto_iam_server", "s3_env", "s3_bucket"}
 
 
-# The slowest modules (each several minutes of dbt builds on 2 cores), slowest first. `make test`
+# The slowest modules (dbt builds, the emulator), slowest first by their summed test durations. `make test`
 # hands whole modules to two workers in collection order (--dist loadfile): starting the longest
 # ones first lets both workers finish together instead of one running a long module alone at the end.
 SLOWEST_FIRST = (
     "test_deliveries.py",
+    "test_landing_zone.py",
     "test_snowflake_deliveries.py",
     "test_prod_smoke.py",
-    "test_snowflake_prod.py",
-    "test_snowflake.py",
     "test_emulate.py",
-    "test_landing_zone.py",
+    "test_snowflake.py",
+    "test_snowflake_prod.py",
     "test_bad_input.py",
     "test_releases.py",
     "test_bad_input_bypass.py",
+    "test_lint.py",
+    "test_docs.py",
+    "test_update.py",
+    "test_warehouse.py",
 )
 
 
