@@ -13,6 +13,9 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT = str(Path(sys.executable).parent / "dbt")  # the dbt of this venv
+# dbt arguments: leave out the unit tests, which read fixtures, not the data (a build of a delivery
+# or of a user's folder needs them no more than once).
+WITHOUT_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
 
 
 class UserError(Exception):

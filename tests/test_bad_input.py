@@ -30,6 +30,7 @@ import duckdb
 import pytest
 
 from scripts import contract
+from scripts.common import WITHOUT_UNIT_TESTS
 from scripts.landing import s3_local, upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
@@ -60,8 +61,7 @@ BUILD = [
     "assert_every_raw_link_is_valid",
     "--indirect-selection",
     "cautious",
-    "--exclude-resource-type",  # unit tests read fixtures, not these files
-    "unit_test",
+    *WITHOUT_UNIT_TESTS,
 ]
 # Every landed case, header_only included: the emulator loads a header-only file as 0 rows, as Snowflake does.
 EMULATOR_CASES = LANDED_CASES

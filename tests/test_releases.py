@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from scripts import contract
+from scripts.common import WITHOUT_UNIT_TESTS
 from tests.dbt_runner import ROOT, run_dbt, user_shell_env
 from tests.snowflake_helpers import (
     EMULATOR_PYTHON,
@@ -173,7 +174,7 @@ def emulator_build(make_dev, moto_server, tmp_path_factory) -> dict:
         env.update(S3_BUCKET=BUCKET, S3_PREFIX=PREFIX)
         load = run_dbt(["run-operation", "load_raw"], env, check=False)
         # Every data test on the release; the unit tests read fixtures (test_snowflake runs them here).
-        build = run_dbt(["build", "--exclude-resource-type", "unit_test"], env, check=False)
+        build = run_dbt(["build", *WITHOUT_UNIT_TESTS], env, check=False)
         tables = {}
         for schema, model in [*MART_MODELS, ("snapshots", "snap_tags")]:
             columns, rows, _ = snowflake_fetch(port, f"select * from ANALYTICS.{schema}.{model}")

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from scripts.common import WITHOUT_UNIT_TESTS
 from scripts.dataset import deliver as delivery
 from scripts.dataset import generate as gen
 from scripts.landing import s3_local, upload
@@ -48,8 +49,8 @@ KINDS = {  # the last delivery: every kind
 }
 
 
-# Unit tests read fixtures, not the deliveries (tests/test_snowflake.py runs them on the emulator).
-NO_UNIT_TESTS = ["build", "--exclude-resource-type", "unit_test"]
+# tests/test_snowflake.py runs the unit tests on the emulator.
+NO_UNIT_TESTS = ["build", *WITHOUT_UNIT_TESTS]
 
 
 def raw_checksums(port: int) -> dict[str, dict[str, str]]:

@@ -20,7 +20,7 @@ from typing import IO
 
 import click
 
-from scripts.common import DBT, ROOT, UserError, duckdb_env
+from scripts.common import DBT, ROOT, WITHOUT_UNIT_TESTS, UserError, duckdb_env
 from scripts.emulator.process import (
     EMULATOR_PYTHON,
     EmulatorStartError,
@@ -171,7 +171,7 @@ def run(data_dir: str | os.PathLike, work: str | os.PathLike, validate: bool = T
             )
 
         # The unit tests read fixtures, not DATA_DIR: both builds leave them out.
-        build = ["build", "--exclude-resource-type", "unit_test"]
+        build = ["build", *WITHOUT_UNIT_TESTS]
         duck = _run_steps("DuckDB", [("build", build)], env_for("duckdb", "ci"), log)
 
         try:

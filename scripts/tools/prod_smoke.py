@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from scripts.common import DBT, ROOT, duckdb_env
+from scripts.common import DBT, ROOT, WITHOUT_UNIT_TESTS, duckdb_env
 from scripts.dataset import deliver
 from scripts.dataset import generate as gen
 from scripts.landing import upload
@@ -152,7 +152,7 @@ def smoke(
                         **SECOND_DELIVERY)  # fmt: skip
         say("prod-smoke: delivery 1 landed")
         # Unit tests read fixtures, not the data: the first build ran them.
-        for args in (["run-operation", "load_raw"], ["build", "--exclude-resource-type", "unit_test"]):
+        for args in (["run-operation", "load_raw"], ["build", *WITHOUT_UNIT_TESTS]):
             _dbt(args, sf_env, say)
 
         duck_db = workdir / "duckdb.duckdb"
