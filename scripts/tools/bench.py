@@ -39,6 +39,7 @@ import click
 
 from scripts import contract
 from scripts.common import DBT, duckdb_env, free_port
+from scripts.tools import update
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -229,9 +230,7 @@ def bench(scale: float, runs: int, steps: list[str], seed: int) -> dict:
             models["rerun"] = model_times(tp)
             # The state a previous `make update` leaves (untimed), then `make update` with nothing new.
             timed([DBT, "source", "freshness"], local_env)
-            (tp / "last-update").mkdir(exist_ok=True)
-            for name in ("sources.json", "manifest.json"):
-                shutil.copy(tp / name, tp / "last-update" / name)
+            update.save_state(tp)
             inc_samples["update"].append(timed([PY, "-m", "scripts", "update"], local_env))
             models["update"] = {}
             for folders in aside:

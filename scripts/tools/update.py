@@ -13,6 +13,15 @@ import click
 
 from scripts.common import UserError
 
+STATE = "last-update"  # under the dbt target path
+
+
+def save_state(target: Path) -> None:
+    """Keep the last freshness results and manifest as the state the next update compares with."""
+    (target / STATE).mkdir(parents=True, exist_ok=True)
+    for name in ("sources.json", "manifest.json"):
+        shutil.copy(target / name, target / STATE / name)
+
 
 def update(target_name: str | None, build_args: list[str]) -> int:
     """Freshness, then the build of what is fresher; 1 if the build failed, 0 if it passed."""
@@ -20,7 +29,7 @@ def update(target_name: str | None, build_args: list[str]) -> int:
 
     on = ["--target", target_name] if target_name else []
     target = Path(os.environ.get("DBT_TARGET_PATH", "target"))
-    state = target / "last-update"
+    state = target / STATE
     dbt = dbtRunner()
     # The sources warn after a week and never error, so a failure here is a failed query: building
     # against the previous sources.json would then select nothing and pass.
@@ -35,9 +44,7 @@ def update(target_name: str | None, build_args: list[str]) -> int:
         raise UserError(f"dbt build failed: {build.exception}", exit_code=2)
     if not build.success:
         return 1
-    state.mkdir(parents=True, exist_ok=True)
-    for name in ("sources.json", "manifest.json"):
-        shutil.copy(target / name, state / name)
+    save_state(target)
     return 0
 
 
