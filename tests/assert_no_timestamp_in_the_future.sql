@@ -1,5 +1,5 @@
--- No rating or tag claims to have happened after the build started (among the batches no passing
--- test run has checked; every batch on a full refresh).
+-- No rating or tag claims to have happened after the build started, both read in UTC as the facts
+-- are (among the batches no passing test run has checked; every batch on a full refresh).
 with
 
 ratings as (
@@ -26,4 +26,4 @@ events as (
 
 select *
 from events
-where happened_at > {{ dbt.current_timestamp() }}
+where happened_at > {{ current_utc_timestamp() }}

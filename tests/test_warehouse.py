@@ -213,3 +213,27 @@ def _utc_year(epoch_seconds: int) -> int:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(epoch_seconds, tz=dt.UTC).year
+
+
+def test_future_timestamps_are_judged_in_utc_whatever_the_session_zone(warehouse, moto_server, tmp_path):
+    """assert_no_timestamp_in_the_future on a machine west of UTC (DuckDB's session zone is the
+    machine's): a rating an hour old is not in the future, one an hour ahead is. Compared with a
+    zone-aware now(), the facts' UTC timestamps were read as Los Angeles time, 8 hours late."""
+    import datetime as dt
+    import shutil
+
+    shutil.copy(warehouse, tmp_path / "warehouse.duckdb")
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        for user_id, rated_at in ((900001, now - dt.timedelta(hours=1)), (900002, now + dt.timedelta(hours=1))):
+            con.execute(
+                "insert into core.fct_ratings (user_id, movie_id, rating, rated_date, rated_at, source_file, batch_id)"
+                " values (?, 1, 4.0, ?, ?, 'ratings/batch=9999/ratings.csv', 9999)",
+                [user_id, rated_at.date(), rated_at],
+            )
+    env = dbt_env(tmp_path, f"s3://{BUCKET}/{PREFIX}", endpoint=moto_server, TZ="America/Los_Angeles")
+    proc = run_dbt(["test", "--select", "assert_no_timestamp_in_the_future", "--store-failures"], env, check=False)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        flagged = con.sql("select happened_at from dbt_test__audit.assert_no_timestamp_in_the_future").fetchall()
+    assert flagged == [(now + dt.timedelta(hours=1),)]
