@@ -40,6 +40,8 @@ SNOWFLAKE_FUNCTIONS = frozenset(
         "array_construct",  # split_to_list: empty array
         "array_size",  # list_size
         "avg",
+        "bitand",  # bit_and (mart_genre_trends): BITAND(<expr1>, <expr2>)
+        "bitor_agg",  # bit_or_agg (mart_genre_trends): aggregate, NUMBER(38, 0)
         "coalesce",
         "convert_timezone",  # dbt.current_timestamp() on dbt-snowflake
         "count",

@@ -10,7 +10,9 @@
 {#-
     Ratings per genre and calendar year of the rating. Counts and averages come from
     per-(movie, year) aggregates joined to genres, so the 20 million ratings are grouped once
-    before any join; only the distinct-user count needs the (user, movie, year) rows.
+    before any join. Distinct users too are counted without joining every rating to each of its
+    genres: a movie's genres are bits of one integer, a user's genres in a year are the OR of
+    those of the movies rated, and each genre then counts the (user, year) rows with its bit set.
     Computed again only when a newer batch has landed (macros/incremental/rebuild_when_new.sql).
 -#}
 {%- set rebuild = newer_batch_landed() %}
@@ -53,15 +55,47 @@ genre_totals as (
     group by movie_genres.genre_name, movie_years.rating_year
 ),
 
-genre_users as (
+genre_bits as (
+    -- One bit per genre of a bigint: twenty genres (seed_genres, which the genres are tested
+    -- against); a 64th would not fit, and the cast below would fail rather than wrap.
     select
-        movie_genres.genre_name,
+        genre_name,
+        cast(power(2, row_number() over (order by genre_name) - 1) as bigint) as genre_bit
+    from (select distinct genre_name from movie_genres) as genres
+),
+
+movie_genre_masks as (
+    -- (movie, genre) is unique in the bridge, so the sum of distinct bits is their OR.
+    select
+        movie_genres.movie_id,
+        cast(sum(genre_bits.genre_bit) as bigint) as genre_mask
+    from movie_genres
+    inner join genre_bits
+        on movie_genres.genre_name = genre_bits.genre_name
+    group by movie_genres.movie_id
+),
+
+user_year_masks as (
+    select
+        ratings.user_id,
         extract(year from ratings.rated_at) as rating_year,
-        count(distinct ratings.user_id) as distinct_users
+        {{ bit_or_agg('movie_genre_masks.genre_mask') }} as genre_mask
     from ratings
-    inner join movie_genres
-        on ratings.movie_id = movie_genres.movie_id
-    group by movie_genres.genre_name, extract(year from ratings.rated_at)
+    inner join movie_genre_masks
+        on ratings.movie_id = movie_genre_masks.movie_id
+    group by ratings.user_id, extract(year from ratings.rated_at)
+),
+
+genre_users as (
+    -- (user, year) is unique in user_year_masks: a count of rows is a count of distinct users.
+    select
+        genre_bits.genre_name,
+        user_year_masks.rating_year,
+        count(*) as distinct_users
+    from user_year_masks
+    inner join genre_bits
+        on {{ bit_and('user_year_masks.genre_mask', 'genre_bits.genre_bit') }} != 0
+    group by genre_bits.genre_name, user_year_masks.rating_year
 ),
 
 final as (
