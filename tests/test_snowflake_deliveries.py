@@ -18,12 +18,9 @@ import pytest
 from scripts.landing import s3_local, upload
 from scripts.tools import prod_smoke
 from tests.snowflake_helpers import (
-    EMULATOR_PYTHON,
-    free_port,
+    running_emulator,
     snowflake_connect,
     snowflake_fetch,
-    start_emulator,
-    stop_emulator,
     table_checksums,
 )
 
@@ -67,15 +64,11 @@ class Recorder(prod_smoke.Watch):
 @pytest.fixture(scope="module")
 def smoke_run(moto_server, tmp_path_factory) -> dict:
     """`make prod-smoke`'s run against the emulator: base, two deliveries, builds, DuckDB, teardown."""
-    if not EMULATOR_PYTHON.is_file():
-        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
     work = tmp_path_factory.mktemp("smoke")
-    port = free_port()
-    recorder = Recorder(port)
-    proc = start_emulator(port, work / "db", moto_server, work / "emulator.log")
-    try:
+    with running_emulator(work, moto_server) as port:
+        recorder = Recorder(port)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "SNOWFLAKE_", "AWS_"))}
         env.update(
             PROD_SMOKE_PREFIX="smoke",
@@ -100,8 +93,6 @@ def smoke_run(moto_server, tmp_path_factory) -> dict:
             databases = {row[1] for row in con.cursor().execute("show databases").fetchall()}
         finally:
             con.close()
-    finally:
-        stop_emulator(proc)
     objects_left = client.list_objects_v2(Bucket=BUCKET).get("KeyCount")
     return {"comparison": comparison, "said": said, "databases": databases, "objects_left": objects_left,
             "recorder": recorder}  # fmt: skip
