@@ -34,7 +34,6 @@ SLOWEST_FIRST = (
     "test_deliveries.py",
     "test_landing_zone.py",
     "test_snowflake_deliveries.py",
-    "test_prod_smoke.py",
     "test_emulate.py",
     "test_snowflake.py",
     "test_snowflake_prod.py",

@@ -3,11 +3,14 @@ dbt's compiled SQL, and an order-independent comparison of tables from two wareh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
@@ -174,6 +177,21 @@ def snowflake_dialect_problems(target: Path) -> list[str]:
 # =====================================================================================
 # The emulator process
 # =====================================================================================
+
+
+@contextlib.contextmanager
+def running_emulator(workdir: Path, s3_endpoint: str) -> Iterator[int]:
+    """A Snowflake emulator for the `with` block, its database and log under workdir, its s3://
+    stages read from s3_endpoint: the block gets its port; it is stopped when the block ends, however
+    it ends. The test fails with the fix when the emulator's venv is missing."""
+    if not EMULATOR_PYTHON.is_file():
+        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
+    port = free_port()
+    proc = start_emulator(port, workdir / "db", s3_endpoint, workdir / "emulator.log")
+    try:
+        yield port
+    finally:
+        stop_emulator(proc)
 
 
 def snowflake_fetch(port: int, sql: str) -> tuple[list[str], list[tuple], list[str]]:

@@ -34,12 +34,9 @@ from scripts.common import WITHOUT_UNIT_TESTS
 from scripts.landing import s3_local, upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
-    EMULATOR_PYTHON,
     emulator_dbt_env,
-    free_port,
+    running_emulator,
     snowflake_fetch,
-    start_emulator,
-    stop_emulator,
 )
 
 FIXTURES = ROOT / "tests" / "fixtures" / "bad_input"
@@ -429,16 +426,12 @@ def test_invalid_rows_past_the_validator_fail_the_reconciliation(base, tmp_path)
 
 @pytest.fixture(scope="module")
 def emulator_build(base, moto_server, tmp_path_factory) -> dict:
-    if not EMULATOR_PYTHON.is_file():
-        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     work = tmp_path_factory.mktemp("bad-input-emulator")
     client = s3_local.client(moto_server)
     client.create_bucket(Bucket=BUCKET)
     raw_root = f"s3://{BUCKET}/{PREFIX}"
     land_cases(base, work, raw_root, EMULATOR_CASES, client=client)
-    port = free_port()
-    proc = start_emulator(port, work / "db", moto_server, work / "emulator.log")
-    try:
+    with running_emulator(work, moto_server) as port:
         env = emulator_dbt_env(work, raw_root, port, moto_server)
         run_dbt(["run-operation", "load_raw"], env)
         build = run_dbt(BUILD, env, check=False)
@@ -456,8 +449,6 @@ def emulator_build(base, moto_server, tmp_path_factory) -> dict:
         rejects: dict[str, list] = {}
         for source_file, line, raw_text, reason in rows:
             rejects.setdefault(source_file, []).append((int(line), raw_text, reason))
-    finally:
-        stop_emulator(proc)
     return {
         "build": build,
         "loaded": loaded,

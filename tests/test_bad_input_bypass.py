@@ -30,12 +30,9 @@ import snowflake.connector
 from scripts.landing import upload, validate
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
-    EMULATOR_PYTHON,
     emulator_dbt_env,
-    free_port,
+    running_emulator,
     snowflake_connect,
-    start_emulator,
-    stop_emulator,
 )
 
 pytestmark = [pytest.mark.dbt, pytest.mark.emulator]
@@ -100,13 +97,9 @@ def duckdb_sql(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def emulator(moto_server, tmp_path_factory):
-    if not EMULATOR_PYTHON.is_file():
-        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     work = tmp_path_factory.mktemp("bypass-emulator")
-    port = free_port()
-    proc = start_emulator(port, work / "db", moto_server, work / "emulator.log")
-    yield port, moto_server, work
-    stop_emulator(proc)
+    with running_emulator(work, moto_server) as port:
+        yield port, moto_server, work
 
 
 @pytest.fixture(scope="module")

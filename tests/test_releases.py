@@ -22,13 +22,10 @@ from scripts import contract
 from scripts.common import WITHOUT_UNIT_TESTS
 from tests.dbt_runner import ROOT, run_dbt, user_shell_env
 from tests.snowflake_helpers import (
-    EMULATOR_PYTHON,
     compare_tables,
     emulator_dbt_env,
-    free_port,
+    running_emulator,
     snowflake_fetch,
-    start_emulator,
-    stop_emulator,
 )
 
 pytestmark = pytest.mark.dbt
@@ -162,14 +159,10 @@ def test_values_land_as_written_without_carriage_returns(duck, make_dev):
 
 @pytest.fixture(scope="module")
 def emulator_build(make_dev, moto_server, tmp_path_factory) -> dict:
-    if not EMULATOR_PYTHON.is_file():
-        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     if make_dev["proc"].returncode != 0:
         pytest.fail("make dev failed: nothing landed for the emulator")
     work = tmp_path_factory.mktemp("release-emulator")
-    port = free_port()
-    proc = start_emulator(port, work / "db", moto_server, work / "emulator.log")
-    try:
+    with running_emulator(work, moto_server) as port:
         env = emulator_dbt_env(work, RAW_ROOT, port, moto_server)
         env.update(S3_BUCKET=BUCKET, S3_PREFIX=PREFIX)
         load = run_dbt(["run-operation", "load_raw"], env, check=False)
@@ -179,8 +172,6 @@ def emulator_build(make_dev, moto_server, tmp_path_factory) -> dict:
         for schema, model in [*MART_MODELS, ("snapshots", "snap_tags")]:
             columns, rows, _ = snowflake_fetch(port, f"select * from ANALYTICS.{schema}.{model}")
             tables[f"{schema}.{model}"] = (columns, rows)
-    finally:
-        stop_emulator(proc)
     return {"load": load, "build": build, "tables": tables}
 
 

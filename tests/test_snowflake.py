@@ -29,15 +29,12 @@ from scripts.dataset import generate as gen
 from scripts.landing import s3_local, upload
 from tests.dbt_runner import ROOT, copy_project, dbt_env, httpfs_extension, run_dbt
 from tests.snowflake_helpers import (
-    EMULATOR_PYTHON,
     compare_tables,
     emulator_dbt_env,
-    free_port,
+    running_emulator,
     snowflake_dialect_problems,
     snowflake_fetch,
     sql_problems,
-    start_emulator,
-    stop_emulator,
     table_checksums,
 )
 
@@ -68,13 +65,9 @@ def landing(moto_server, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def emulator(landing, moto_server, tmp_path_factory):
     """Port of a Snowflake emulator whose s3:// stages read the moto server."""
-    if not EMULATOR_PYTHON.is_file():
-        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     workdir = tmp_path_factory.mktemp("sf-emulator")
-    port = free_port()
-    proc = start_emulator(port, workdir / "db", moto_server, workdir / "emulator.log")
-    yield port
-    stop_emulator(proc)
+    with running_emulator(workdir, moto_server) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import pytest
 import snowflake.connector
 
 from tests.dbt_runner import ROOT
-from tests.snowflake_helpers import EMULATOR_PYTHON, free_port, snowflake_connect, start_emulator, stop_emulator
+from tests.snowflake_helpers import running_emulator, snowflake_connect
 
 pytestmark = pytest.mark.emulator
 
@@ -42,16 +42,12 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def emulator(moto_server, tmp_path_factory):
-    if not EMULATOR_PYTHON.is_file():
-        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     work = tmp_path_factory.mktemp("sf-copy")
-    port = free_port()
-    proc = start_emulator(port, work / "db", moto_server, work / "emulator.log")
-    con = snowflake_connect(port)
-    con.cursor().execute("create schema if not exists ANALYTICS.COPYTEST")
-    yield con, work / "files"
-    con.close()
-    stop_emulator(proc)
+    with running_emulator(work, moto_server) as port:
+        con = snowflake_connect(port)
+        con.cursor().execute("create schema if not exists ANALYTICS.COPYTEST")
+        yield con, work / "files"
+        con.close()
 
 
 def copy(emulator, data: bytes, fields: int, file_format: str, name: str = "data.csv") -> list[tuple]:

@@ -34,13 +34,10 @@ from scripts.tools import prod_check
 from tests import snowflake_privileges as privileges
 from tests.dbt_runner import ROOT, dbt_env, run_dbt
 from tests.snowflake_helpers import (
-    EMULATOR_PYTHON,
     emulator_dbt_env,
-    free_port,
+    running_emulator,
     snowflake_connect,
     snowflake_fetch,
-    start_emulator,
-    stop_emulator,
 )
 
 BUCKET = "snowflake-prod"
@@ -96,8 +93,6 @@ def admin_setup(port: int, setup_sql: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def prod_run(moto_server, tmp_path_factory) -> dict:
-    if not EMULATOR_PYTHON.is_file():
-        pytest.fail(f"{EMULATOR_PYTHON} is missing: run `make emulator-setup` (make test does it)")
     data = tmp_path_factory.mktemp("prod-generated")
     gen.generate(data, 0.001, 5, quiet=True)
     client = s3_local.client(moto_server)
@@ -105,9 +100,7 @@ def prod_run(moto_server, tmp_path_factory) -> dict:
     upload.upload_dir(data, RAW_ROOT, batch=0, client=client, validate=True, stream=None)
 
     workdir = tmp_path_factory.mktemp("prod-emulator")
-    port = free_port()
-    proc = start_emulator(port, workdir / "db", moto_server, workdir / "emulator.log")
-    try:
+    with running_emulator(workdir, moto_server) as port:
         setup_sql = prod_check.setup_sql(SETUP_ENV)
         admin = admin_setup(port, setup_sql)
         env = emulator_dbt_env(workdir, RAW_ROOT, port, moto_server)
@@ -127,8 +120,6 @@ def prod_run(moto_server, tmp_path_factory) -> dict:
         run_dbt(["build"], env)
         # The incremental statements (merge, delete+insert); its data tests would repeat the first build's.
         run_dbt(["run"], env)
-    finally:
-        stop_emulator(proc)
     return {
         "setup_sql": setup_sql,
         "admin": admin,

@@ -1,10 +1,12 @@
 """`make prod-smoke`: the production path on a real Snowflake account, in a throwaway database.
 
-It lands two tiny deliveries under s3://$S3_BUCKET/$S3_PREFIX/_smoke/<database>/, creates the
-database <PROD_SMOKE_PREFIX>_<UTC time> (as PROD_SMOKE_ROLE), loads and builds there, builds DuckDB
-from the same files, compares every core and analytics table, and drops the database and the
-objects whatever happened. Exit 0 when every table is equal, 1 otherwise, 2 when settings are
-missing. tests/test_prod_smoke.py runs the same function against the emulator.
+It lands a tiny base data set under s3://$S3_BUCKET/$S3_PREFIX/_smoke/<database>/, creates the
+database <PROD_SMOKE_PREFIX>_<UTC time> (as PROD_SMOKE_ROLE), loads and builds there, then lands,
+loads and builds incrementally two deliveries (corrections only, then every kind), checks the raw
+tables' freshness, builds DuckDB from the same files, compares every core and analytics table, and
+drops the database and the objects whatever happened. Exit 0 when every table is equal, 1
+otherwise, 2 when settings are missing. tests/test_snowflake_deliveries.py runs the same function
+against the emulator and inspects that run (through a Watch) for its changing-data checks.
 """
 
 from __future__ import annotations
@@ -30,15 +32,21 @@ from scripts.tools import prod_check
 
 SCALE = 0.001
 SEED = 17
-SECOND_DELIVERY = {
-    "new_ratings": 200,
-    "late_ratings": 20,
-    "redeliver": 10,
-    "corrections": 20,
-    "new_tags": 10,
-    "remove_tags": 3,
-    "movie_corrections": 2,
-}
+# The deliveries after the base, each landed, loaded and built incrementally. First corrections
+# alone: the kind that moves a rating to another month, so the user-keyed models' delete+insert
+# runs on an incremental table that already carries history; then every kind at once.
+DELIVERIES = (
+    {"corrections": 70},
+    {
+        "new_ratings": 300,
+        "late_ratings": 60,
+        "redeliver": 40,
+        "corrections": 50,
+        "new_tags": 20,
+        "remove_tags": 5,
+        "movie_corrections": 4,
+    },
+)
 SMOKE_SETTINGS = {
     "PROD_SMOKE_PREFIX": "prefix of the throwaway database, e.g. MOVIELENS_SMOKE",
     "S3_BUCKET": "the landing bucket the storage integration may read",
@@ -93,12 +101,24 @@ def connect(env: dict[str, str]) -> Any:
     return snowflake.connector.connect(**args)
 
 
-def _dbt(args: list[str], env: dict[str, str], say: Callable[[str], None]) -> None:
+class Watch:
+    """What a caller may look at during a run, before the database is dropped (the tests do; the
+    command does not): each delivery's summary, and each dbt command's output as it succeeds."""
+
+    def delivered(self, summary: dict) -> None:
+        """After a delivery landed: deliver.deliver's summary (batch, files with their counts)."""
+
+    def ran(self, database: str, target: str, args: list[str], stdout: str) -> None:
+        """After a dbt command succeeded on target (the Snowflake one, or `ci` for DuckDB)."""
+
+
+def _dbt(args: list[str], env: dict[str, str], say: Callable[[str], None], watch: Watch, database: str) -> None:
     proc = subprocess.run([DBT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-30:])
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{tail}")
     say(f"prod-smoke: dbt {' '.join(args)}: ok")
+    watch.ran(database, env["DBT_TARGET"], args, proc.stdout)
 
 
 def _delete_prefix(client: Any, root: str) -> int:
@@ -120,8 +140,10 @@ def smoke(
     target: str = "prod",
     s3_endpoint: str | None = None,
     say: Callable[[str], None] = print,
+    watch: Watch | None = None,
 ) -> compare_warehouses.Comparison:
     """The whole smoke run; returns the table-by-table comparison of Snowflake and DuckDB."""
+    watch = watch or Watch()
     database = database_name(env["PROD_SMOKE_PREFIX"])
     raw_schema = env.get("SNOWFLAKE_RAW_SCHEMA", "raw")
     root = f"s3://{env['S3_BUCKET']}/{env.get('S3_PREFIX', 'movielens/raw').strip('/')}/_smoke/{database.lower()}"
@@ -147,13 +169,16 @@ def smoke(
             con.cursor().execute(sql)
         say(f"prod-smoke: database {database}, delivery 0 at {root}")
         for args in (["run-operation", "load_raw"], ["seed"], ["build"]):
-            _dbt(args, sf_env, say)
-        deliver.deliver(base, root, seed=SEED + 1, state_dir=workdir / "deliveries", client=client, stream=None,
-                        **SECOND_DELIVERY)  # fmt: skip
-        say("prod-smoke: delivery 1 landed")
-        # Unit tests read fixtures, not the data: the first build ran them.
-        for args in (["run-operation", "load_raw"], ["build", *WITHOUT_UNIT_TESTS]):
-            _dbt(args, sf_env, say)
+            _dbt(args, sf_env, say, watch, database)
+        for number, kinds in enumerate(DELIVERIES, start=1):
+            summary = deliver.deliver(base, root, seed=SEED + number, state_dir=workdir / "deliveries",
+                                      client=client, stream=None, **kinds)  # fmt: skip
+            say(f"prod-smoke: delivery {number} landed")
+            watch.delivered(summary)
+            # Unit tests read fixtures, not the data: the first build ran them.
+            for args in (["run-operation", "load_raw"], ["build", *WITHOUT_UNIT_TESTS]):
+                _dbt(args, sf_env, say, watch, database)
+        _dbt(["source", "freshness"], sf_env, say, watch, database)  # reads the raw tables' loaded_at
 
         duck_db = workdir / "duckdb.duckdb"
         duck_env = duckdb_env(
@@ -164,7 +189,7 @@ def smoke(
             log_path=workdir / "logs-duckdb",
             s3_endpoint=s3_endpoint,
         )
-        _dbt(["build"], duck_env, say)
+        _dbt(["build"], duck_env, say, watch, database)
         import duckdb
 
         with duckdb.connect(str(duck_db), read_only=True) as duck:
