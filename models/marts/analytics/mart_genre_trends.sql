@@ -65,10 +65,9 @@ genre_bits as (
 ),
 
 movie_genre_masks as (
-    -- (movie, genre) is unique in the bridge, so the sum of distinct bits is their OR.
     select
         movie_genres.movie_id,
-        cast(sum(genre_bits.genre_bit) as bigint) as genre_mask
+        {{ bit_or_agg('genre_bits.genre_bit') }} as genre_mask
     from movie_genres
     inner join genre_bits
         on movie_genres.genre_name = genre_bits.genre_name
